@@ -1,0 +1,1 @@
+"""Prompt side: chat templates, tokenization, model family detection."""

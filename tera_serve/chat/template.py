@@ -1,0 +1,138 @@
+"""Render chat messages to prompt token ids with the model's own chat template.
+
+Rendering uses transformers' sandboxed Jinja environment. It runs in a worker thread with
+a time bound so a pathological template or request cannot stall the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tera_serve.errors import InvalidRequestError
+from tera_serve.protocol.chat import ChatMessage, Tool
+
+RENDER_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    text: str
+    token_ids: tuple[int, ...]
+
+
+def message_to_template_dict(message: ChatMessage) -> dict[str, Any]:
+    """The dict shape chat templates expect (OpenAI-style, arguments as objects)."""
+    out: dict[str, Any] = {"role": message.role, "content": message.text()}
+    if message.name is not None:
+        out["name"] = message.name
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    reasoning = message.reasoning_content or message.reasoning
+    if reasoning:
+        out["reasoning_content"] = reasoning
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {
+                    "name": call.function.name,
+                    "arguments": _arguments_object(call.function.arguments),
+                },
+            }
+            for call in message.tool_calls
+        ]
+    return out
+
+
+def _arguments_object(arguments: str) -> Any:
+    # Templates (Qwen's among them) iterate over or `tojson` the arguments: give them an object.
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments
+
+
+def tools_to_template_list(tools: Sequence[Tool]) -> list[dict[str, Any]]:
+    return [tool.model_dump(exclude_none=True) for tool in tools]
+
+
+class ChatTemplateRenderer:
+    """Applies one tokenizer's chat template; safe to share across requests."""
+
+    def __init__(self, tokenizer: Any, chat_template: str | None = None) -> None:
+        self._tokenizer = tokenizer
+        self._chat_template = chat_template
+        if chat_template is None and getattr(tokenizer, "chat_template", None) is None:
+            self._chat_template = None
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    def has_template(self) -> bool:
+        return bool(self._chat_template or getattr(self._tokenizer, "chat_template", None))
+
+    def render_text(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        add_generation_prompt: bool = True,
+        template_kwargs: Mapping[str, Any] | None = None,
+        chat_template: str | None = None,
+    ) -> str:
+        if not self.has_template() and chat_template is None:
+            raise InvalidRequestError(
+                "This model has no chat template; use /v1/completions.", param="messages"
+            )
+        try:
+            text = self._tokenizer.apply_chat_template(
+                messages,
+                tools=tools or None,
+                chat_template=chat_template or self._chat_template,
+                add_generation_prompt=add_generation_prompt,
+                tokenize=False,
+                **dict(template_kwargs or {}),
+            )
+        except InvalidRequestError:
+            raise
+        except Exception as exc:  # a template's raise_exception or a Jinja error
+            raise InvalidRequestError(
+                f"The chat template could not render these messages: {exc}", param="messages"
+            ) from exc
+        return str(text)
+
+    def encode(self, text: str, *, add_special_tokens: bool = False) -> tuple[int, ...]:
+        return tuple(self._tokenizer.encode(text, add_special_tokens=add_special_tokens))
+
+    async def render(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        add_generation_prompt: bool = True,
+        template_kwargs: Mapping[str, Any] | None = None,
+        chat_template: str | None = None,
+    ) -> RenderedPrompt:
+        def work() -> RenderedPrompt:
+            text = self.render_text(
+                messages,
+                tools=tools,
+                add_generation_prompt=add_generation_prompt,
+                template_kwargs=template_kwargs,
+                chat_template=chat_template,
+            )
+            return RenderedPrompt(text=text, token_ids=self.encode(text))
+
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(work), RENDER_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise InvalidRequestError(
+                f"Rendering the chat template took longer than {RENDER_TIMEOUT_S:g} s.",
+                param="messages",
+            ) from exc

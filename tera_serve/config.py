@@ -1,0 +1,188 @@
+"""Frozen configuration for the server and each served model.
+
+Read once at start-up (from the command line and/or a YAML deployment file) and never
+mutated; everything else receives these objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from tera_serve.errors import ConfigError
+
+REASONING_PARSERS = ("qwen3", "openai_gptoss", "none")
+TOOL_CALL_PARSERS = ("hermes", "qwen3_coder", "openai", "none")
+QUANTIZATION_LABELS = ("bf16", "fp8", "fp32", "fp16", "int4", "mxfp4")
+FEATURES = ("tools", "json_mode", "structured_outputs", "reasoning", "logprobs")
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """USD per token, as decimal strings (the contract's shape)."""
+
+    input: str = "0"
+    output: str = "0"
+    cache_read: str = "0"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One served model and the vLLM engine that runs it."""
+
+    model: str
+    """Hugging Face id or local folder that vLLM loads."""
+    served_model_name: str | None = None
+    """The id clients send in `model`; defaults to `model`."""
+    aliases: tuple[str, ...] = ()
+    """Extra ids that route to this model."""
+    engine_args: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """vLLM engine arguments (AsyncEngineArgs field names), passed through unchanged."""
+    tokenizer: str | None = None
+    """Tokenizer folder or id; defaults to the model's."""
+    context_length: int | None = None
+    """Advertised context; defaults to the engine's max_model_len."""
+    max_output_length: int = 4096
+    """Largest `max_tokens` a request may ask for (Tera: 4,096)."""
+    quantization: str | None = None
+    """Label shown in /v1/models; derived from dtype/quantization when unset."""
+    hugging_face_id: str | None = None
+    reasoning_parser: str | None = None
+    """`qwen3`, `openai_gptoss` or `none`; detected from the model when unset."""
+    tool_call_parser: str | None = None
+    """`hermes`, `qwen3_coder`, `openai` or `none`; detected from the model when unset."""
+    chat_template: str | None = None
+    """A Jinja chat template (file path or inline) replacing the tokenizer's."""
+    default_chat_template_kwargs: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    """Server-side defaults for `chat_template_kwargs` (e.g. enable_thinking: false)."""
+    pricing: Pricing = field(default_factory=Pricing)
+    owned_by: str = "tera-serve"
+    warmup: bool = False
+    """Send one short request through the engine before /health reports ready."""
+
+    @property
+    def served_id(self) -> str:
+        return self.served_model_name or self.model
+
+    @property
+    def all_ids(self) -> tuple[str, ...]:
+        return (self.served_id, *self.aliases)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The HTTP server and the models it serves."""
+
+    models: tuple[ModelConfig, ...]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    request_timeout_s: float = 120.0
+    """Server-side bound on one request, as Tera's default."""
+    emit_both_reasoning_fields: bool = False
+    """Send `reasoning` and `reasoning_content` both, for clients that read only one."""
+    log_format: str = "text"
+    log_prompts: bool = False
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_messages: int = 2048
+    max_prompt_chars: int = 4 * 1024 * 1024
+    max_n: int = 16
+    max_stop_sequences: int = 16
+    max_stop_chars: int = 256
+    max_top_logprobs: int = 20
+    max_tools: int = 128
+    max_json_depth: int = 64
+    allow_request_chat_template: bool = False
+    """Accept a `chat_template` in the request body (off: templates are code)."""
+
+    def __post_init__(self) -> None:
+        ids: set[str] = set()
+        for model in self.models:
+            for model_id in model.all_ids:
+                if model_id in ids:
+                    raise ConfigError(f"model id {model_id!r} is served twice")
+                ids.add(model_id)
+        if not self.models:
+            raise ConfigError("no models configured")
+
+
+def _freeze_mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    return MappingProxyType(dict(value))
+
+
+def model_config_from_mapping(raw: Mapping[str, Any], where: str = "model") -> ModelConfig:
+    """Build a ModelConfig from a YAML mapping, rejecting unknown keys by name."""
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; known keys are {sorted(known)}")
+    if not isinstance(raw.get("model"), str) or not raw["model"]:
+        raise ConfigError(f"{where}: `model` (a Hugging Face id or a folder) is required")
+    values: dict[str, Any] = dict(raw)
+    values["aliases"] = tuple(values.get("aliases") or ())
+    values["engine_args"] = _freeze_mapping(values.get("engine_args"), f"{where}.engine_args")
+    values["default_chat_template_kwargs"] = _freeze_mapping(
+        values.get("default_chat_template_kwargs"), f"{where}.default_chat_template_kwargs"
+    )
+    pricing = values.get("pricing")
+    if pricing is not None:
+        if not isinstance(pricing, dict) or set(pricing) - {"input", "output", "cache_read"}:
+            raise ConfigError(f"{where}.pricing takes input, output and cache_read")
+        values["pricing"] = Pricing(**{k: str(v) for k, v in pricing.items()})
+    _check_choice(values.get("reasoning_parser"), REASONING_PARSERS, f"{where}.reasoning_parser")
+    _check_choice(values.get("tool_call_parser"), TOOL_CALL_PARSERS, f"{where}.tool_call_parser")
+    _check_choice(values.get("quantization"), QUANTIZATION_LABELS, f"{where}.quantization")
+    for key in ("max_output_length", "context_length"):
+        value = values.get(key)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{where}.{key} must be a positive integer")
+    return ModelConfig(**values)
+
+
+def _check_choice(value: Any, choices: tuple[str, ...], where: str) -> None:
+    if value is not None and value not in choices:
+        raise ConfigError(f"{where} must be one of {list(choices)}, not {value!r}")
+
+
+def load_deployment_file(path: Path) -> dict[str, Any]:
+    """Read a deployment YAML: server keys at the top, `models:` a list of model mappings."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    models_raw = raw.get("models")
+    if not isinstance(models_raw, list) or not models_raw:
+        raise ConfigError(f"{path}: `models` must be a non-empty list")
+    models = tuple(
+        model_config_from_mapping(m, f"{path.name}: models[{i}]") if isinstance(m, dict) else None
+        for i, m in enumerate(models_raw)
+    )
+    if any(m is None for m in models):
+        raise ConfigError(f"{path}: every entry of `models` must be a mapping")
+    server_keys = {f.name for f in dataclasses.fields(ServerConfig)} - {"models"}
+    unknown = sorted(set(raw) - server_keys - {"models"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {unknown}")
+    server = {k: v for k, v in raw.items() if k != "models"}
+    server["models"] = models
+    return server
+
+
+def server_config_from_mapping(values: Mapping[str, Any]) -> ServerConfig:
+    try:
+        return ServerConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from exc

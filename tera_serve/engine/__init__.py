@@ -1,0 +1,1 @@
+"""Engines: the protocol every engine meets, the vLLM adapter, and a scripted fake."""

@@ -1,0 +1,202 @@
+"""The vLLM adapter over `AsyncLLM`. The only module in tera-serve that imports vllm."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from vllm import SamplingParams
+from vllm.engine.arg_utils import AsyncEngineArgs
+from vllm.inputs import TokensPrompt
+from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+from vllm.utils.argparse_utils import FlexibleArgumentParser
+from vllm.v1.engine.async_llm import AsyncLLM
+from vllm.v1.engine.exceptions import EngineDeadError as VllmEngineDeadError
+
+from tera_serve.engine.base import (
+    EngineDeadError,
+    EngineDelta,
+    EngineInfo,
+    EngineRequest,
+    PositionLogprobs,
+    SamplingSpec,
+    StructuredConstraint,
+    TokenLogprob,
+)
+
+logger = logging.getLogger(__name__)
+
+# Engine arguments that tera-serve itself sets from its own flags; not user-facing twice.
+_OWNED_BY_TERA = frozenset({"model", "served_model_name"})
+
+
+def add_engine_args(parser: argparse.ArgumentParser) -> frozenset[str]:
+    """Add vLLM's own engine arguments (their definitions, help and defaults) to `parser`.
+
+    Returns the destinations added; flags tera-serve defines itself keep tera-serve's meaning.
+    """
+    engine_group = FlexibleArgumentParser(add_help=False)
+    AsyncEngineArgs.add_cli_args(engine_group)
+    added: set[str] = set()
+    for action in engine_group._actions:
+        if action.dest in ("help",) or not action.option_strings:
+            continue
+        if any(opt in parser._option_string_actions for opt in action.option_strings):
+            continue
+        parser._add_action(action)
+        added.add(action.dest)
+    return frozenset(added)
+
+
+def new_cli_parser(**kwargs: Any) -> argparse.ArgumentParser:
+    """vLLM's parser class, which understands its JSON-valued and `--a.b` style flags."""
+    return FlexibleArgumentParser(**kwargs)
+
+
+def explicit_engine_args(namespace: argparse.Namespace, dests: frozenset[str]) -> dict[str, Any]:
+    """The engine arguments the user set on the command line (differing from defaults)."""
+    defaults = AsyncEngineArgs.add_cli_args(FlexibleArgumentParser(add_help=False)).parse_args([])
+    explicit: dict[str, Any] = {}
+    for name, default in vars(defaults).items():
+        if name in _OWNED_BY_TERA or name not in dests or not hasattr(namespace, name):
+            continue
+        value = getattr(namespace, name)
+        if value != default:
+            explicit[name] = value
+    return explicit
+
+
+def _structured_params(constraint: StructuredConstraint) -> StructuredOutputsParams:
+    if constraint.json_schema is not None:
+        return StructuredOutputsParams(json=json.dumps(constraint.json_schema))
+    if constraint.json_object:
+        return StructuredOutputsParams(json_object=True)
+    if constraint.regex is not None:
+        return StructuredOutputsParams(regex=constraint.regex)
+    if constraint.grammar is not None:
+        return StructuredOutputsParams(grammar=constraint.grammar)
+    return StructuredOutputsParams(structural_tag=constraint.structural_tag)
+
+
+def to_sampling_params(spec: SamplingSpec) -> SamplingParams:
+    return SamplingParams(
+        n=1,
+        max_tokens=spec.max_tokens,
+        temperature=spec.temperature,
+        top_p=spec.top_p,
+        top_k=spec.top_k,
+        min_p=spec.min_p,
+        frequency_penalty=spec.frequency_penalty,
+        presence_penalty=spec.presence_penalty,
+        repetition_penalty=spec.repetition_penalty,
+        seed=spec.seed,
+        stop=list(spec.stop) or None,
+        stop_token_ids=list(spec.stop_token_ids) or None,
+        ignore_eos=spec.ignore_eos,
+        logprobs=spec.logprobs,
+        logit_bias=dict(spec.logit_bias) if spec.logit_bias else None,
+        skip_special_tokens=spec.skip_special_tokens,
+        structured_outputs=_structured_params(spec.structured) if spec.structured else None,
+        output_kind=RequestOutputKind.DELTA,
+    )
+
+
+def _to_logprobs(raw: Any, token_ids: list[int], top_k: int) -> list[PositionLogprobs]:
+    positions: list[PositionLogprobs] = []
+    for token_id, by_token in zip(token_ids, raw, strict=False):
+        if by_token is None:
+            continue
+        entries = []
+        chosen: TokenLogprob | None = None
+        for candidate_id, lp in by_token.items():
+            text = lp.decoded_token if lp.decoded_token is not None else ""
+            entry = TokenLogprob(
+                token=text,
+                logprob=max(float(lp.logprob), -9999.0),
+                token_bytes=tuple(text.encode("utf-8")),
+            )
+            if candidate_id == token_id:
+                chosen = entry
+            if lp.rank is not None and lp.rank <= top_k:
+                entries.append((lp.rank, entry))
+        entries.sort(key=lambda pair: pair[0])
+        if chosen is None:
+            chosen = entries[0][1] if entries else TokenLogprob("", -9999.0, ())
+        positions.append(PositionLogprobs(chosen=chosen, top=tuple(e for _, e in entries)))
+    return positions
+
+
+class VllmEngine:
+    """One vLLM AsyncLLM (with its engine-core process) serving one model."""
+
+    def __init__(self, engine: AsyncLLM, info: EngineInfo) -> None:
+        self._engine = engine
+        self.info = info
+
+    @classmethod
+    def start(cls, model: str, engine_args: Mapping[str, Any], tokenizer: str | None) -> VllmEngine:
+        args = AsyncEngineArgs(
+            model=model,
+            tokenizer=tokenizer,
+            disable_log_stats=bool(engine_args.get("disable_log_stats", True)),
+            **{k: v for k, v in engine_args.items() if k != "disable_log_stats"},
+        )
+        engine = AsyncLLM.from_engine_args(args)
+        config = engine.model_config
+        info = EngineInfo(
+            model_path=model,
+            max_model_len=int(config.max_model_len),
+            dtype=str(config.dtype).removeprefix("torch."),
+            quantization=config.quantization,
+            hf_config=config.hf_config,
+        )
+        return cls(engine, info)
+
+    async def generate(self, request: EngineRequest) -> AsyncIterator[EngineDelta]:
+        params = to_sampling_params(request.sampling)
+        prompt = TokensPrompt(prompt_token_ids=list(request.prompt_token_ids))
+        kwargs: dict[str, Any] = {}
+        if request.reasoning_ended is not None:
+            kwargs["reasoning_ended"] = request.reasoning_ended
+        top_k = request.sampling.logprobs or 0
+        stream = self._engine.generate(prompt, params, request.request_id, **kwargs)
+        finished = False
+        try:
+            async for output in stream:
+                for completion in output.outputs:
+                    token_ids = list(completion.token_ids)
+                    logprobs = (
+                        _to_logprobs(completion.logprobs, token_ids, top_k)
+                        if completion.logprobs is not None
+                        else None
+                    )
+                    finished = output.finished
+                    yield EngineDelta(
+                        token_ids=token_ids,
+                        text=completion.text,
+                        logprobs=logprobs,
+                        finish_reason=completion.finish_reason if output.finished else None,
+                        stop_reason=completion.stop_reason,
+                    )
+        except VllmEngineDeadError as exc:
+            raise EngineDeadError(str(exc)) from exc
+        finally:
+            if not finished:
+                # Cancellation (client gone, timeout) arrives here: free the engine slot.
+                await asyncio.shield(self._engine.abort(request.request_id))
+
+    async def abort(self, request_id: str) -> None:
+        await self._engine.abort(request_id)
+
+    def is_healthy(self) -> bool:
+        return not self._engine.errored
+
+    def unfinished_requests(self) -> int:
+        return int(self._engine.output_processor.get_num_unfinished_requests())
+
+    async def close(self) -> None:
+        self._engine.shutdown()

@@ -1,0 +1,62 @@
+"""The FastAPI application: routes, error mapping, request ids, and model loading."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from tera_serve import __version__
+from tera_serve.http.context import ServerContext
+from tera_serve.http.errors import install_error_handlers
+from tera_serve.http.request_id import RequestIdMiddleware
+from tera_serve.http.routes import build_router
+from tera_serve.service.loading import load_served_model
+
+logger = logging.getLogger(__name__)
+
+
+async def load_models(context: ServerContext) -> None:
+    """Start every configured model, one after another; a failure marks only that model."""
+    for config in context.config.models:
+        try:
+            served = await asyncio.to_thread(load_served_model, config, context.engine_factory)
+        except Exception as exc:
+            logger.exception("model %s failed to load", config.served_id)
+            context.registry.set_failed(config, str(exc))
+            continue
+        context.registry.set_ready(served)
+
+
+def create_app(context: ServerContext) -> FastAPI:
+    for config in context.config.models:
+        context.registry.add(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loader = asyncio.create_task(load_models(context))
+        app.state.loader = loader
+        try:
+            yield
+        finally:
+            loader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await loader
+            for served in context.registry.ready_models():
+                with contextlib.suppress(Exception):
+                    await served.engine.close()
+
+    app = FastAPI(
+        title="tera-serve",
+        version=__version__,
+        description="Self-hosted, OpenAI-compatible inference server (Tera API).",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    app.include_router(build_router())
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,20 @@
+"""What the routes share: the config, the model registry, and the server's lifecycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tera_serve.config import ServerConfig
+from tera_serve.service.loading import EngineFactory
+from tera_serve.service.registry import ModelRegistry
+
+
+@dataclass
+class ServerContext:
+    config: ServerConfig
+    engine_factory: EngineFactory
+    registry: ModelRegistry = field(default_factory=ModelRegistry)
+    draining: bool = False
+    """Set on SIGTERM: new requests get 503 while in-flight ones finish."""
+    engine_failed: bool = False
+    """Set when an engine dies: /health turns 503 and the process exits non-zero."""

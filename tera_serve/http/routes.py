@@ -1,0 +1,159 @@
+"""The OpenAI/Tera routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from tera_serve.errors import (
+    InvalidRequestError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+)
+from tera_serve.http.context import ServerContext
+from tera_serve.http.streaming import folded_body, sse_body
+from tera_serve.http.validation import parse_json_body, validate_body
+from tera_serve.protocol.chat import ChatCompletionRequest
+from tera_serve.protocol.completions import CompletionRequest
+from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
+from tera_serve.service.chat_output import ChatChunkEncoder, ChatFolder
+from tera_serve.service.chat_prepare import prepare_chat
+from tera_serve.service.completions import (
+    CompletionChunkEncoder,
+    CompletionFolder,
+    prepare_completion,
+)
+from tera_serve.service.model_card import model_card
+from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.registry import ServedModel
+from tera_serve.service.tokenize import detokenize, tokenize
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def context_of(request: Request) -> ServerContext:
+    context: ServerContext = request.app.state.context
+    return context
+
+
+async def read_body(request: Request, context: ServerContext) -> dict[str, Any]:
+    limit = context.config.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return parse_json_body(b"".join(chunks), context.config.max_json_depth)
+
+
+def check_accepting(context: ServerContext) -> None:
+    if context.draining:
+        raise ServiceUnavailableError(
+            "The server is shutting down.", code="shutting_down", headers={"Retry-After": "5"}
+        )
+
+
+async def _respond(
+    request: Request,
+    context: ServerContext,
+    served: ServedModel,
+    prepared: PreparedGeneration,
+    chat: bool,
+) -> Response:
+    timeout = context.config.request_timeout_s
+    if prepared.stream:
+        encoder = ChatChunkEncoder(prepared) if chat else CompletionChunkEncoder(prepared)
+        return StreamingResponse(
+            sse_body(prepared, served.engine, encoder, timeout),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+    folder = ChatFolder(prepared) if chat else CompletionFolder(prepared)
+    body = await folded_body(prepared, served.engine, folder, request, timeout)
+    return json_response(body)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        context = context_of(request)
+        check_accepting(context)
+        body = validate_body(ChatCompletionRequest, await read_body(request, context))
+        served = context.registry.get(body.model)
+        prepared = await prepare_chat(body, served, context.config, request.state.request_id)
+        return await _respond(request, context, served, prepared, chat=True)
+
+    @router.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        context = context_of(request)
+        check_accepting(context)
+        body = validate_body(CompletionRequest, await read_body(request, context))
+        served = context.registry.get(body.model)
+        prepared = await prepare_completion(body, served, context.config)
+        return await _respond(request, context, served, prepared, chat=False)
+
+    @router.get("/v1/models")
+    async def list_models(request: Request) -> Response:
+        context = context_of(request)
+        data = [
+            model_card(served, model_id)
+            for served in context.registry.ready_models()
+            for model_id in served.config.all_ids
+        ]
+        return json_response({"object": "list", "data": data})
+
+    @router.get("/v1/models/{model_id:path}")
+    async def get_model(request: Request, model_id: str) -> Response:
+        served = context_of(request).registry.get(model_id)
+        return json_response(model_card(served, model_id))
+
+    @router.get("/health")
+    async def health(request: Request) -> Response:
+        context = context_of(request)
+        states = {k: v.value for k, v in context.registry.states().items()}
+        healthy = (
+            context.registry.all_ready() and not context.draining and not context.engine_failed
+        )
+        status = "ok" if healthy else ("draining" if context.draining else "unavailable")
+        return json_response({"status": status, "models": states}, 200 if healthy else 503)
+
+    @router.post("/tokenize")
+    async def tokenize_route(request: Request) -> Response:
+        context = context_of(request)
+        body = validate_body(TokenizeRequest, await read_body(request, context))
+        served = context.registry.get(_model_or_default(body.model, context))
+        return json_response(await tokenize(body, served))
+
+    @router.post("/detokenize")
+    async def detokenize_route(request: Request) -> Response:
+        context = context_of(request)
+        body = validate_body(DetokenizeRequest, await read_body(request, context))
+        served = context.registry.get(_model_or_default(body.model, context))
+        return json_response(await detokenize(body, served))
+
+    return router
+
+
+def _model_or_default(model: str | None, context: ServerContext) -> str:
+    if model:
+        return model
+    default = context.registry.default_id()
+    if default is None:
+        raise InvalidRequestError(
+            "`model` is required when several models are served.", param="model"
+        )
+    return default

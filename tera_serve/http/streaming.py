@@ -1,0 +1,131 @@
+"""Drive a prepared generation to an SSE body or a folded JSON body.
+
+After the 200 is sent, failures become an SSE error frame followed by `data: [DONE]`.
+Closing the event iterator (client gone, timeout) aborts every engine request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+from starlette.requests import Request
+
+from tera_serve.engine.base import Engine, EngineDeadError
+from tera_serve.errors import ClientDisconnectedError, RequestTimeoutError, ServerError, TeraError
+from tera_serve.http.errors import sse_error_frame
+from tera_serve.service.chat_output import DONE_FRAME, UsageCounter
+from tera_serve.service.generation import ChoiceEvent, run_choices
+from tera_serve.service.prepared import PreparedGeneration
+
+logger = logging.getLogger(__name__)
+
+
+class ChunkEncoder(Protocol):
+    def frames(self, event: ChoiceEvent) -> list[bytes]: ...
+
+    def usage_frame(self, usage: UsageCounter) -> bytes: ...
+
+
+class Folder(Protocol):
+    usage: UsageCounter
+
+    def add(self, event: ChoiceEvent) -> None: ...
+
+    def response(self) -> dict[str, Any]: ...
+
+
+def _as_tera_error(exc: BaseException) -> TeraError:
+    if isinstance(exc, TeraError):
+        return exc
+    if isinstance(exc, EngineDeadError):
+        return ServerError(
+            "The inference engine stopped; the server is restarting.", code="engine_dead"
+        )
+    return ServerError("Generation failed.", code="generation_failed")
+
+
+async def sse_body(
+    prepared: PreparedGeneration,
+    engine: Engine,
+    encoder: ChunkEncoder,
+    timeout_s: float,
+    on_done: Callable[[UsageCounter, str], Awaitable[None]] | None = None,
+) -> AsyncIterator[bytes]:
+    usage = UsageCounter(prompt_tokens=prepared.prompt_tokens)
+    events = run_choices(prepared, engine)
+    outcome = "ok"
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for event in events:
+                usage.add(event)
+                for frame in encoder.frames(event):
+                    yield frame
+        if prepared.include_usage:
+            yield encoder.usage_frame(usage)
+    except TimeoutError:
+        outcome = "timeout"
+        yield sse_error_frame(RequestTimeoutError(timeout_s))
+    except (asyncio.CancelledError, GeneratorExit):
+        outcome = "client_closed"
+        raise
+    except Exception as exc:
+        outcome = "error"
+        if not isinstance(exc, TeraError):
+            logger.exception("stream %s failed", prepared.request_id)
+        yield sse_error_frame(_as_tera_error(exc))
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+        if on_done is not None:
+            await on_done(usage, outcome)
+    yield DONE_FRAME
+
+
+async def _wait_for_disconnect(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def folded_body(
+    prepared: PreparedGeneration,
+    engine: Engine,
+    folder: Folder,
+    request: Request,
+    timeout_s: float,
+) -> dict[str, Any]:
+    """Collect the whole response; a client that goes away aborts the generation."""
+
+    async def collect() -> dict[str, Any]:
+        events = run_choices(prepared, engine)
+        try:
+            async for event in events:
+                folder.add(event)
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        return folder.response()
+
+    work = asyncio.create_task(collect())
+    watcher = asyncio.create_task(_wait_for_disconnect(request))
+    try:
+        done, _ = await asyncio.wait(
+            {work, watcher}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if work in done:
+            try:
+                return work.result()
+            except Exception as exc:
+                raise _as_tera_error(exc) from exc
+        if watcher in done:
+            raise ClientDisconnectedError("The client closed the connection.")
+        raise RequestTimeoutError(timeout_s)
+    finally:
+        for task in (work, watcher):
+            task.cancel()
+        for task in (work, watcher):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,1 @@
+"""Wire models only: request bodies as pydantic models, no logic beyond field validation."""

@@ -1,0 +1,1 @@
+"""The request pipeline: prepare → generate → parse → assemble. The only place pieces meet."""

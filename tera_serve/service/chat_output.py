@@ -1,0 +1,199 @@
+"""Choice events → chat.completion.chunk SSE frames, or folded into one chat.completion.
+
+Both paths consume the same events, so a stream and its non-stream twin cannot disagree.
+Chunks are plain dicts encoded with orjson: no pydantic model is built per token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from tera_serve.engine.base import PositionLogprobs
+from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
+from tera_serve.service.generation import ChoiceEvent
+from tera_serve.service.prepared import PreparedGeneration
+
+DONE_FRAME = b"data: [DONE]\n\n"
+
+
+def sse_frame(payload: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def logprobs_content(positions: list[PositionLogprobs]) -> list[dict[str, Any]]:
+    return [
+        {
+            "token": p.chosen.token,
+            "logprob": p.chosen.logprob,
+            "bytes": list(p.chosen.token_bytes),
+            "top_logprobs": [
+                {"token": t.token, "logprob": t.logprob, "bytes": list(t.token_bytes)}
+                for t in p.top
+            ],
+        }
+        for p in positions
+    ]
+
+
+def usage_dict(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+    }
+
+
+def _tool_call_delta_dict(call: ToolCallDelta) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": call.index}
+    function: dict[str, Any] = {}
+    if call.id is not None:
+        out["id"] = call.id
+        out["type"] = "function"
+    if call.name is not None:
+        function["name"] = call.name
+    function["arguments"] = call.arguments
+    out["function"] = function
+    return out
+
+
+@dataclass
+class UsageCounter:
+    prompt_tokens: int
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def add(self, event: ChoiceEvent) -> None:
+        self.completion_tokens += event.new_tokens
+        if event.finish_reason is not None:
+            self.reasoning_tokens += event.reasoning_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return usage_dict(self.prompt_tokens, self.completion_tokens, self.reasoning_tokens)
+
+
+class ChatChunkEncoder:
+    """Encodes one streamed response. `role` rides on each choice's first delta."""
+
+    def __init__(self, prepared: PreparedGeneration) -> None:
+        self._prepared = prepared
+        self._started: set[int] = set()
+        self._base = {
+            "id": prepared.response_id,
+            "object": "chat.completion.chunk",
+            "created": prepared.created,
+            "model": prepared.model_id,
+        }
+
+    def _delta_dict(self, index: int, parsed: ParsedDelta, final: bool) -> dict[str, Any]:
+        delta: dict[str, Any] = {}
+        if index not in self._started and (not parsed.is_empty() or final):
+            self._started.add(index)
+            delta["role"] = "assistant"
+        for name in self._prepared.reasoning_fields:
+            if parsed.reasoning:
+                delta[name] = parsed.reasoning
+        if parsed.content:
+            delta["content"] = parsed.content
+        if parsed.tool_calls:
+            delta["tool_calls"] = [_tool_call_delta_dict(c) for c in parsed.tool_calls]
+        return delta
+
+    def frames(self, event: ChoiceEvent) -> list[bytes]:
+        """One event → zero, one or two frames (text, then the `delta: {}` final frame)."""
+        frames: list[bytes] = []
+        if not event.delta.is_empty() or event.logprobs:
+            choice: dict[str, Any] = {
+                "index": event.index,
+                "delta": self._delta_dict(event.index, event.delta, final=False),
+                "logprobs": None,
+                "finish_reason": None,
+            }
+            if self._prepared.logprobs and event.logprobs:
+                choice["logprobs"] = {"content": logprobs_content(event.logprobs)}
+            frames.append(sse_frame({**self._base, "choices": [choice]}))
+        if event.finish_reason is not None:
+            final = {
+                "index": event.index,
+                "delta": self._delta_dict(event.index, ParsedDelta(), final=True),
+                "logprobs": None,
+                "finish_reason": event.finish_reason,
+            }
+            frames.append(sse_frame({**self._base, "choices": [final]}))
+        return frames
+
+    def usage_frame(self, usage: UsageCounter) -> bytes:
+        return sse_frame({**self._base, "choices": [], "usage": usage.as_dict()})
+
+
+@dataclass
+class _ChoiceState:
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    logprobs: list[PositionLogprobs] = field(default_factory=list)
+    finish_reason: str | None = None
+
+
+class ChatFolder:
+    """Folds the event stream into one chat.completion body."""
+
+    def __init__(self, prepared: PreparedGeneration) -> None:
+        self._prepared = prepared
+        self._choices = [_ChoiceState() for _ in prepared.engine_requests]
+        self.usage = UsageCounter(prompt_tokens=prepared.prompt_tokens)
+
+    def add(self, event: ChoiceEvent) -> None:
+        self.usage.add(event)
+        state = self._choices[event.index]
+        state.content += event.delta.content
+        state.reasoning += event.delta.reasoning
+        for call in event.delta.tool_calls:
+            entry = state.tool_calls.setdefault(
+                call.index,
+                {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+            )
+            if call.id is not None:
+                entry["id"] = call.id
+            if call.name is not None:
+                entry["function"]["name"] = call.name
+            entry["function"]["arguments"] += call.arguments
+        if event.logprobs:
+            state.logprobs.extend(event.logprobs)
+        if event.finish_reason is not None:
+            state.finish_reason = event.finish_reason
+
+    def _message(self, state: _ChoiceState) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant"}
+        calls = [state.tool_calls[i] for i in sorted(state.tool_calls)]
+        message["content"] = state.content if (state.content or not calls) else None
+        for name in self._prepared.reasoning_fields:
+            message[name] = state.reasoning or None
+        if calls:
+            message["tool_calls"] = calls
+        return message
+
+    def response(self) -> dict[str, Any]:
+        return {
+            "id": self._prepared.response_id,
+            "object": "chat.completion",
+            "created": self._prepared.created,
+            "model": self._prepared.model_id,
+            "choices": [
+                {
+                    "index": index,
+                    "message": self._message(state),
+                    "logprobs": (
+                        {"content": logprobs_content(state.logprobs)}
+                        if self._prepared.logprobs
+                        else None
+                    ),
+                    "finish_reason": state.finish_reason,
+                }
+                for index, state in enumerate(self._choices)
+            ],
+            "usage": self.usage.as_dict(),
+        }

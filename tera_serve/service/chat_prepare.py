@@ -1,0 +1,100 @@
+"""Decide everything about a chat request before generation (DESIGN rule 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tera_serve.config import ServerConfig
+from tera_serve.engine.base import EngineRequest
+from tera_serve.errors import InvalidRequestError
+from tera_serve.protocol.chat import ChatCompletionRequest
+from tera_serve.service.limits import check_chat_bounds
+from tera_serve.service.parser_choice import make_parser_factory
+from tera_serve.service.prepared import PreparedGeneration, new_request_id
+from tera_serve.service.prompt import build_chat_prompt
+from tera_serve.service.registry import ServedModel
+from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
+from tera_serve.service.structured import constraint_for_request
+
+
+def reasoning_fields(served: ServedModel, server: ServerConfig) -> tuple[str, ...]:
+    own = served.family.reasoning_field
+    if own is None:
+        return ()
+    if server.emit_both_reasoning_fields:
+        return ("reasoning", "reasoning_content")
+    return (own,)
+
+
+async def prepare_chat(
+    request: ChatCompletionRequest,
+    served: ServedModel,
+    server: ServerConfig,
+    request_id: str | None = None,
+) -> PreparedGeneration:
+    check_chat_bounds(request, server)
+    if request.chat_template is not None and not server_allows_request_templates(server):
+        raise InvalidRequestError(
+            "A request-supplied `chat_template` is disabled on this server.",
+            param="chat_template",
+        )
+    prompt = await build_chat_prompt(request, served)
+    max_tokens = fit_max_tokens(
+        request.requested_max_tokens(),
+        prompt_tokens=len(prompt.token_ids),
+        context_length=served.context_length,
+        max_output_length=served.max_output_length,
+        param="max_completion_tokens" if request.max_completion_tokens else "max_tokens",
+    )
+    structured = constraint_for_request(request, served)
+    logprobs: int | None = None
+    if request.logprobs:
+        logprobs = request.top_logprobs or 0
+    bias = parse_logit_bias(request.logit_bias, len(served.tokenizer))
+    request_id = request_id or new_request_id()
+    engine_requests = tuple(
+        EngineRequest(
+            request_id=f"{request_id}-{index}",
+            prompt_token_ids=prompt.token_ids,
+            sampling=build_sampling_spec(
+                request,
+                max_tokens=max_tokens,
+                seed_offset=index,
+                logprobs=logprobs,
+                logit_bias=bias,
+                stop_token_ids=prompt.stop_token_ids,
+                skip_special_tokens=prompt.skip_special_tokens and request.skip_special_tokens,
+                structured=structured,
+            ),
+            reasoning_ended=prompt.reasoning_ended if structured is not None else None,
+        )
+        for index in range(request.n)
+    )
+    tool_names: tuple[str, ...] = ()
+    tools_schema: dict[str, Any] = {}
+    if request.tools and request.tool_choice != "none":
+        tool_names = tuple(tool.function.name for tool in request.tools)
+        tools_schema = {t.function.name: t.function.parameters or {} for t in request.tools}
+    return PreparedGeneration(
+        request_id=request_id,
+        response_id=f"chatcmpl-{request_id}",
+        model_id=request.model,
+        created=PreparedGeneration.now(),
+        prompt_tokens=len(prompt.token_ids),
+        engine_requests=engine_requests,
+        make_parser=make_parser_factory(
+            served,
+            prompt=prompt,
+            tool_names=tool_names,
+            tool_schemas=tools_schema,
+            parallel_tool_calls=request.parallel_tool_calls,
+        ),
+        stream=request.stream,
+        include_usage=bool(request.stream_options and request.stream_options.include_usage),
+        logprobs=request.logprobs,
+        reasoning_fields=reasoning_fields(served, server),
+    )
+
+
+def server_allows_request_templates(server: ServerConfig) -> bool:
+    return server.allow_request_chat_template

@@ -1,0 +1,66 @@
+"""Start one model: its engine, tokenizer, chat template renderer and family."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tera_serve.chat.family import detect_family
+from tera_serve.chat.template import ChatTemplateRenderer
+from tera_serve.config import ModelConfig
+from tera_serve.engine.base import Engine
+from tera_serve.errors import ConfigError
+from tera_serve.service.registry import ServedModel
+
+logger = logging.getLogger(__name__)
+
+EngineFactory = Callable[[ModelConfig], Engine]
+
+
+def read_chat_template(value: str | None) -> str | None:
+    """A template given as a file path is read; anything else is the template itself."""
+    if value is None:
+        return None
+    if "{" not in value and len(value) < 4096:
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"chat template file {value} does not exist")
+        return path.read_text()
+    return value
+
+
+def load_tokenizer(config: ModelConfig, model_path: str) -> object:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(config.tokenizer or model_path)
+
+
+def load_served_model(config: ModelConfig, engine_factory: EngineFactory) -> ServedModel:
+    started = time.monotonic()
+    engine = engine_factory(config)
+    tokenizer = load_tokenizer(config, engine.info.model_path)
+    template = read_chat_template(config.chat_template)
+    renderer = ChatTemplateRenderer(tokenizer, template)
+    family = detect_family(
+        engine.info.hf_config,
+        template or getattr(tokenizer, "chat_template", None),
+        reasoning_parser=config.reasoning_parser,
+        tool_call_parser=config.tool_call_parser,
+    )
+    logger.info(
+        "model %s ready in %.1f s (context %d, reasoning %s, tools %s)",
+        config.served_id,
+        time.monotonic() - started,
+        engine.info.max_model_len,
+        family.reasoning_parser or "none",
+        family.tool_call_parser or "none",
+    )
+    return ServedModel(
+        config=config,
+        engine=engine,
+        renderer=renderer,
+        family=family,
+        created=int(time.time()),
+    )

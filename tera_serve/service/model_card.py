@@ -1,0 +1,64 @@
+"""GET /v1/models entries with Tera's extra fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tera_serve.service.registry import ServedModel
+
+SAMPLING_PARAMETERS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "max_tokens",
+    "stop",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "logprobs",
+    "top_logprobs",
+)
+
+_DTYPE_LABELS = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "half": "fp16"}
+_QUANT_LABELS = {"fp8": "fp8", "mxfp4": "mxfp4", "awq": "int4", "gptq": "int4", "gguf": "int4"}
+
+
+def quantization_label(served: ServedModel) -> str:
+    if served.config.quantization:
+        return served.config.quantization
+    info = served.engine.info
+    if info.quantization:
+        return _QUANT_LABELS.get(info.quantization, info.quantization)
+    return _DTYPE_LABELS.get(info.dtype, info.dtype)
+
+
+def supported_features(served: ServedModel) -> list[str]:
+    features = ["json_mode", "structured_outputs", "logprobs"]
+    if served.family.tool_call_parser is not None:
+        features.insert(0, "tools")
+    if served.family.reasoning_parser is not None:
+        features.append("reasoning")
+    return features
+
+
+def model_card(served: ServedModel, model_id: str | None = None) -> dict[str, Any]:
+    config = served.config
+    return {
+        "id": model_id or config.served_id,
+        "object": "model",
+        "created": served.created,
+        "owned_by": config.owned_by,
+        "context_length": served.context_length,
+        "max_output_length": served.max_output_length,
+        "input_modalities": ["text"],
+        "output_modalities": ["text"],
+        "supported_sampling_parameters": list(SAMPLING_PARAMETERS),
+        "supported_features": supported_features(served),
+        "quantization": quantization_label(served),
+        "hugging_face_id": config.hugging_face_id
+        or (config.model if not config.model.startswith(("/", ".")) else None),
+        "pricing": dataclasses.asdict(config.pricing),
+    }

@@ -1,0 +1,65 @@
+"""Chat request → prompt token ids, by the model family's renderer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tera_serve.chat.template import message_to_template_dict, tools_to_template_list
+from tera_serve.protocol.chat import ChatCompletionRequest
+from tera_serve.service.registry import ServedModel
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+
+
+@dataclass(frozen=True)
+class ChatPrompt:
+    text: str
+    token_ids: tuple[int, ...]
+    stop_token_ids: tuple[int, ...] = ()
+    skip_special_tokens: bool = True
+    thinking_open: bool = False
+    """The prompt already opened a reasoning block (`<think>` at its end)."""
+    thinking_disabled: bool = False
+    """The prompt closed or disabled reasoning, so the output starts with content."""
+
+    @property
+    def reasoning_ended(self) -> bool:
+        return self.thinking_disabled
+
+
+def template_kwargs(request: ChatCompletionRequest, served: ServedModel) -> dict[str, Any]:
+    kwargs: dict[str, Any] = dict(served.config.default_chat_template_kwargs)
+    if request.reasoning_effort is not None:
+        kwargs["reasoning_effort"] = request.reasoning_effort
+    kwargs.update(request.chat_template_kwargs or {})
+    return kwargs
+
+
+async def build_chat_prompt(request: ChatCompletionRequest, served: ServedModel) -> ChatPrompt:
+    if served.family.is_harmony:
+        from tera_serve.chat.harmony import render_harmony_prompt
+
+        return await render_harmony_prompt(request, served)
+    kwargs = template_kwargs(request, served)
+    with_tools = bool(request.tools) and request.tool_choice != "none"
+    rendered = await served.renderer.render(
+        [message_to_template_dict(m) for m in request.messages],
+        tools=tools_to_template_list(request.tools or []) if with_tools else None,
+        add_generation_prompt=request.add_generation_prompt,
+        template_kwargs=kwargs,
+        chat_template=request.chat_template,
+    )
+    tail = rendered.text.rstrip()
+    reasoning = served.family.reasoning_parser is not None
+    thinking_open = reasoning and tail.endswith(THINK_OPEN)
+    thinking_disabled = reasoning and (
+        tail.endswith(THINK_CLOSE) or kwargs.get("enable_thinking") is False
+    )
+    return ChatPrompt(
+        text=rendered.text,
+        token_ids=rendered.token_ids,
+        thinking_open=thinking_open and not thinking_disabled,
+        thinking_disabled=thinking_disabled,
+    )

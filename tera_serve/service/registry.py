@@ -1,0 +1,103 @@
+"""Served models at run time: each model's engine, prompt renderer, family and card."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from tera_serve.chat.family import ModelFamily
+from tera_serve.chat.template import ChatTemplateRenderer
+from tera_serve.config import ModelConfig
+from tera_serve.engine.base import Engine
+from tera_serve.errors import ModelNotFoundError, ServiceUnavailableError
+
+
+class ModelState(enum.Enum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass
+class ServedModel:
+    """One model as the service layer sees it once its engine is up."""
+
+    config: ModelConfig
+    engine: Engine
+    renderer: ChatTemplateRenderer
+    family: ModelFamily
+    created: int
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.renderer.tokenizer
+
+    @property
+    def context_length(self) -> int:
+        return min(self.config.context_length or 10**12, self.engine.info.max_model_len)
+
+    @property
+    def max_output_length(self) -> int:
+        return min(self.config.max_output_length, self.context_length)
+
+
+@dataclass
+class _Slot:
+    config: ModelConfig
+    state: ModelState = ModelState.LOADING
+    model: ServedModel | None = None
+    error: str | None = None
+
+
+@dataclass
+class ModelRegistry:
+    """Routes a request's `model` id (or alias) to its served model."""
+
+    _slots: dict[str, _Slot] = field(default_factory=dict)
+    _by_id: dict[str, _Slot] = field(default_factory=dict)
+
+    def add(self, config: ModelConfig) -> None:
+        slot = _Slot(config=config)
+        self._slots[config.served_id] = slot
+        for model_id in config.all_ids:
+            self._by_id[model_id] = slot
+
+    def set_ready(self, served: ServedModel) -> None:
+        slot = self._slots[served.config.served_id]
+        slot.model, slot.state = served, ModelState.READY
+
+    def set_failed(self, config: ModelConfig, error: str) -> None:
+        slot = self._slots[config.served_id]
+        slot.state, slot.error = ModelState.FAILED, error
+
+    def get(self, model_id: str) -> ServedModel:
+        slot = self._by_id.get(model_id)
+        if slot is None:
+            raise ModelNotFoundError(model_id)
+        if slot.model is None:
+            reason = "is still loading" if slot.state is ModelState.LOADING else "failed to load"
+            raise ServiceUnavailableError(
+                f"The model '{model_id}' {reason}; try again later.",
+                code="model_unavailable",
+                headers={"Retry-After": "10"},
+            )
+        return slot.model
+
+    def ready_models(self) -> list[ServedModel]:
+        return [slot.model for slot in self._slots.values() if slot.model is not None]
+
+    def states(self) -> dict[str, ModelState]:
+        return {model_id: slot.state for model_id, slot in self._slots.items()}
+
+    def default_id(self) -> str | None:
+        """The single served model's id, for endpoints where `model` is optional."""
+        return next(iter(self._slots)) if len(self._slots) == 1 else None
+
+    def all_ready(self) -> bool:
+        return bool(self._slots) and all(
+            slot.state is ModelState.READY
+            and slot.model is not None
+            and slot.model.engine.is_healthy()
+            for slot in self._slots.values()
+        )

@@ -1,0 +1,93 @@
+"""Request sampling fields → the engine's SamplingSpec, with max_tokens fitted to context."""
+
+from __future__ import annotations
+
+from tera_serve.engine.base import SamplingSpec, StructuredConstraint
+from tera_serve.errors import ContextLengthExceededError, InvalidRequestError
+from tera_serve.protocol.common import SamplingFields
+
+
+def fit_max_tokens(
+    requested: int | None,
+    *,
+    prompt_tokens: int,
+    context_length: int,
+    max_output_length: int,
+    param: str = "max_tokens",
+    prompt_param: str = "messages",
+) -> int:
+    """Decide max_tokens: 400 beyond the model's max output; clamp to what the context leaves.
+
+    A prompt that leaves no room for even one token is `context_length_exceeded`.
+    """
+    room = context_length - prompt_tokens
+    if room < 1:
+        raise ContextLengthExceededError(
+            f"This model's maximum context length is {context_length} tokens; the prompt has "
+            f"{prompt_tokens} tokens, which leaves no room to generate.",
+            param=prompt_param,
+        )
+    if requested is not None and requested > max_output_length:
+        raise InvalidRequestError(
+            f"`{param}` is {requested}, above this model's maximum output of "
+            f"{max_output_length} tokens.",
+            param=param,
+        )
+    wanted = requested if requested is not None else max_output_length
+    return min(wanted, room)
+
+
+def parse_logit_bias(raw: dict[str, float] | None, vocab_size: int) -> dict[int, float] | None:
+    if not raw:
+        return None
+    bias: dict[int, float] = {}
+    for key, value in raw.items():
+        try:
+            token_id = int(key)
+        except ValueError:
+            raise InvalidRequestError(
+                f"logit_bias keys must be token ids; {key!r} is not.", param="logit_bias"
+            ) from None
+        if not 0 <= token_id < vocab_size:
+            raise InvalidRequestError(
+                f"logit_bias token id {token_id} is outside the vocabulary.", param="logit_bias"
+            )
+        if not -100.0 <= value <= 100.0:
+            raise InvalidRequestError(
+                "logit_bias values must be between -100 and 100.", param="logit_bias"
+            )
+        bias[token_id] = value
+    return bias
+
+
+def build_sampling_spec(
+    fields: SamplingFields,
+    *,
+    max_tokens: int,
+    seed_offset: int,
+    logprobs: int | None,
+    logit_bias: dict[int, float] | None,
+    stop_token_ids: tuple[int, ...] = (),
+    skip_special_tokens: bool = True,
+    structured: StructuredConstraint | None = None,
+) -> SamplingSpec:
+    """One choice's sampling settings; choice i of a seeded request uses seed + i."""
+    seed = None if fields.seed is None else (fields.seed + seed_offset) % (2**63)
+    return SamplingSpec(
+        max_tokens=max_tokens,
+        temperature=1.0 if fields.temperature is None else fields.temperature,
+        top_p=1.0 if fields.top_p is None else fields.top_p,
+        top_k=0 if fields.top_k in (None, -1) else int(fields.top_k or 0),
+        min_p=fields.min_p or 0.0,
+        frequency_penalty=fields.frequency_penalty or 0.0,
+        presence_penalty=fields.presence_penalty or 0.0,
+        repetition_penalty=1.0 if fields.repetition_penalty is None else fields.repetition_penalty,
+        seed=seed,
+        stop=tuple(fields.stop_list()),
+        stop_token_ids=stop_token_ids,
+        ignore_eos=fields.ignore_eos,
+        logprobs=logprobs,
+        logit_bias=logit_bias,
+        skip_special_tokens=skip_special_tokens,
+        structured=structured,
+    )
