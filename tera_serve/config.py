@@ -20,6 +20,15 @@ from tera_serve.errors import ConfigError
 REASONING_PARSERS = ("qwen3", "openai_gptoss", "none")
 TOOL_CALL_PARSERS = ("hermes", "qwen3_coder", "openai", "none")
 QUANTIZATION_LABELS = ("bf16", "fp8", "fp32", "fp16", "int4", "mxfp4")
+SAMPLING_DEFAULT_KEYS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+)
 FEATURES = ("tools", "json_mode", "structured_outputs", "reasoning", "logprobs")
 
 
@@ -63,6 +72,10 @@ class ModelConfig:
         default_factory=lambda: MappingProxyType({})
     )
     """Server-side defaults for `chat_template_kwargs` (e.g. enable_thinking: false)."""
+    default_sampling: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """Defaults for sampling fields a request leaves out (temperature, top_p, top_k, ...).
+
+    Applied over the model's own generation_config.json, as `vllm serve` does."""
     pricing: Pricing = field(default_factory=Pricing)
     owned_by: str = "tera-serve"
     warmup: bool = False
@@ -132,6 +145,15 @@ def model_config_from_mapping(raw: Mapping[str, Any], where: str = "model") -> M
     values: dict[str, Any] = dict(raw)
     values["aliases"] = tuple(values.get("aliases") or ())
     values["engine_args"] = _freeze_mapping(values.get("engine_args"), f"{where}.engine_args")
+    values["default_sampling"] = _freeze_mapping(
+        values.get("default_sampling"), f"{where}.default_sampling"
+    )
+    unknown_sampling = sorted(set(values["default_sampling"]) - set(SAMPLING_DEFAULT_KEYS))
+    if unknown_sampling:
+        raise ConfigError(
+            f"{where}.default_sampling: unknown keys {unknown_sampling}; "
+            f"known keys are {list(SAMPLING_DEFAULT_KEYS)}"
+        )
     values["default_chat_template_kwargs"] = _freeze_mapping(
         values.get("default_chat_template_kwargs"), f"{where}.default_chat_template_kwargs"
     )

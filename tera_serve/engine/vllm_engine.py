@@ -54,7 +54,8 @@ def add_engine_args(parser: argparse.ArgumentParser) -> frozenset[str]:
 
 def new_cli_parser(**kwargs: Any) -> argparse.ArgumentParser:
     """vLLM's parser class, which understands its JSON-valued and `--a.b` style flags."""
-    return FlexibleArgumentParser(**kwargs)
+    parser: argparse.ArgumentParser = FlexibleArgumentParser(**kwargs)
+    return parser
 
 
 def explicit_engine_args(namespace: argparse.Namespace, dests: frozenset[str]) -> dict[str, Any]:

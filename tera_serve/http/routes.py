@@ -129,7 +129,14 @@ def build_router() -> APIRouter:
             context.registry.all_ready() and not context.draining and not context.engine_failed
         )
         status = "ok" if healthy else ("draining" if context.draining else "unavailable")
-        return json_response({"status": status, "models": states}, 200 if healthy else 503)
+        unfinished = {
+            served.config.served_id: served.engine.unfinished_requests()
+            for served in context.registry.ready_models()
+        }
+        return json_response(
+            {"status": status, "models": states, "engine_unfinished_requests": unfinished},
+            200 if healthy else 503,
+        )
 
     @router.post("/tokenize")
     async def tokenize_route(request: Request) -> Response:

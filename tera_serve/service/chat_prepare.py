@@ -62,6 +62,7 @@ async def prepare_chat(
                 seed_offset=index,
                 logprobs=logprobs,
                 logit_bias=bias,
+                defaults=served.sampling_defaults,
                 stop_token_ids=prompt.stop_token_ids,
                 skip_special_tokens=prompt.skip_special_tokens and request.skip_special_tokens,
                 structured=structured,

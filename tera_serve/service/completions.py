@@ -79,6 +79,7 @@ async def prepare_completion(
                         seed_offset=i,
                         logprobs=request.logprobs,
                         logit_bias=bias,
+                        defaults=served.sampling_defaults,
                     ),
                 )
             )

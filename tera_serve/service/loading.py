@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from tera_serve.chat.family import detect_family
 from tera_serve.chat.template import ChatTemplateRenderer
-from tera_serve.config import ModelConfig
+from tera_serve.config import SAMPLING_DEFAULT_KEYS, ModelConfig
 from tera_serve.engine.base import Engine
 from tera_serve.errors import ConfigError
 from tera_serve.service.registry import ServedModel
@@ -35,6 +36,25 @@ def load_tokenizer(config: ModelConfig, model_path: str) -> object:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(config.tokenizer or model_path)
+
+
+def sampling_defaults(config: ModelConfig, model_path: str) -> dict[str, float]:
+    """The model's generation_config.json sampling values, overridden by the config's."""
+    defaults: dict[str, float] = {}
+    path = Path(model_path) / "generation_config.json"
+    if path.is_file():
+        try:
+            raw = json.loads(path.read_text())
+        except ValueError:
+            raw = {}
+        if isinstance(raw, dict):
+            defaults = {
+                k: float(v)
+                for k, v in raw.items()
+                if k in SAMPLING_DEFAULT_KEYS and isinstance(v, int | float)
+            }
+    defaults.update({k: float(v) for k, v in config.default_sampling.items()})
+    return defaults
 
 
 def load_served_model(config: ModelConfig, engine_factory: EngineFactory) -> ServedModel:
@@ -63,4 +83,5 @@ def load_served_model(config: ModelConfig, engine_factory: EngineFactory) -> Ser
         renderer=renderer,
         family=family,
         created=int(time.time()),
+        sampling_defaults=sampling_defaults(config, engine.info.model_path),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,8 @@ class ServedModel:
     renderer: ChatTemplateRenderer
     family: ModelFamily
     created: int
+    sampling_defaults: Mapping[str, float] = field(default_factory=dict)
+    """Generation-config defaults merged with the config's `default_sampling`."""
 
     @property
     def tokenizer(self) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tera_serve.engine.base import SamplingSpec, StructuredConstraint
 from tera_serve.errors import ContextLengthExceededError, InvalidRequestError
 from tera_serve.protocol.common import SamplingFields
@@ -70,18 +72,31 @@ def build_sampling_spec(
     stop_token_ids: tuple[int, ...] = (),
     skip_special_tokens: bool = True,
     structured: StructuredConstraint | None = None,
+    defaults: Mapping[str, float] | None = None,
 ) -> SamplingSpec:
-    """One choice's sampling settings; choice i of a seeded request uses seed + i."""
+    """One choice's sampling settings; choice i of a seeded request uses seed + i.
+
+    Fields the request leaves out take the model's defaults, then the OpenAI defaults.
+    """
+    model_defaults = defaults or {}
+
+    def pick(name: str, fallback: float) -> float:
+        value = getattr(fields, name)
+        if value is not None:
+            return float(value)
+        return float(model_defaults.get(name, fallback))
+
     seed = None if fields.seed is None else (fields.seed + seed_offset) % (2**63)
+    top_k = int(pick("top_k", 0))
     return SamplingSpec(
         max_tokens=max_tokens,
-        temperature=1.0 if fields.temperature is None else fields.temperature,
-        top_p=1.0 if fields.top_p is None else fields.top_p,
-        top_k=0 if fields.top_k in (None, -1) else int(fields.top_k or 0),
-        min_p=fields.min_p or 0.0,
-        frequency_penalty=fields.frequency_penalty or 0.0,
-        presence_penalty=fields.presence_penalty or 0.0,
-        repetition_penalty=1.0 if fields.repetition_penalty is None else fields.repetition_penalty,
+        temperature=pick("temperature", 1.0),
+        top_p=pick("top_p", 1.0),
+        top_k=0 if top_k == -1 else top_k,
+        min_p=pick("min_p", 0.0),
+        frequency_penalty=pick("frequency_penalty", 0.0),
+        presence_penalty=pick("presence_penalty", 0.0),
+        repetition_penalty=pick("repetition_penalty", 1.0),
         seed=seed,
         stop=tuple(fields.stop_list()),
         stop_token_ids=stop_token_ids,

