@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tera_serve.chat.family import ModelFamily
 from tera_serve.config import (
     ModelConfig,
     ServerConfig,
@@ -16,6 +17,7 @@ from tera_serve.config import (
     server_config_from_mapping,
 )
 from tera_serve.errors import ConfigError
+from tera_serve.logging_setup import configure_logging
 from tera_serve.runtime_env import is_cpu_build, prepare_vllm_environment
 
 logger = logging.getLogger("tera_serve")
@@ -122,17 +124,31 @@ def embedded_default_model(engine_args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def start_vllm_engine(config: ModelConfig) -> Any:
+def start_vllm_engine(config: ModelConfig, family: ModelFamily) -> Any:
     from tera_serve.engine.vllm_engine import VllmEngine
 
-    return VllmEngine.start(config.model, config.engine_args, config.tokenizer)
+    return VllmEngine.start(
+        config.model,
+        config.engine_args,
+        config.tokenizer,
+        structured_output_backend=config.structured_output_backend,
+        reasoning_parser=family.reasoning_parser,
+    )
+
+
+def _log_format_arg(argv: list[str]) -> str:
+    """--log-format is needed before the (slow) full parser exists."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--log-format="):
+            return arg.split("=", 1)[1]
+        if arg == "--log-format" and i + 1 < len(argv):
+            return argv[i + 1]
+    return "text"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("json" if "json" in _log_format_arg(argv) else "text")
     if argv and argv[0] == "keys":
         from tera_serve.keys_cli import keys_main
 
@@ -145,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"tera-serve: {exc}", file=sys.stderr)
         return 2
+    configure_logging(config.log_format)
     from tera_serve.server import run_server
 
     return run_server(config, start_vllm_engine)

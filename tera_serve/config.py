@@ -19,6 +19,7 @@ from tera_serve.errors import ConfigError
 
 REASONING_PARSERS = ("qwen3", "openai_gptoss", "none")
 TOOL_CALL_PARSERS = ("hermes", "qwen3_coder", "openai", "none")
+STRUCTURED_OUTPUT_BACKENDS = ("xgrammar", "guidance", "outlines")
 QUANTIZATION_LABELS = ("bf16", "fp8", "fp32", "fp16", "int4", "mxfp4")
 SAMPLING_DEFAULT_KEYS = (
     "temperature",
@@ -66,6 +67,9 @@ class ModelConfig:
     """`qwen3`, `openai_gptoss` or `none`; detected from the model when unset."""
     tool_call_parser: str | None = None
     """`hermes`, `qwen3_coder`, `openai` or `none`; detected from the model when unset."""
+    structured_output_backend: str = "xgrammar"
+    """Guided-decoding backend for response_format and forced tool calls: xgrammar, guidance
+    or outlines (default chosen by benchmarks/structured_backends.py; see README)."""
     chat_template: str | None = None
     """A Jinja chat template (file path or inline) replacing the tokenizer's."""
     default_chat_template_kwargs: Mapping[str, Any] = field(
@@ -102,6 +106,7 @@ class ServerConfig:
     emit_both_reasoning_fields: bool = False
     """Send `reasoning` and `reasoning_content` both, for clients that read only one."""
     log_format: str = "text"
+    """`text` (one human-readable line per request) or `json` (one JSON object per line)."""
     log_prompts: bool = False
     max_body_bytes: int = 8 * 1024 * 1024
     max_messages: int = 2048
@@ -124,6 +129,8 @@ class ServerConfig:
                 ids.add(model_id)
         if not self.models:
             raise ConfigError("no models configured")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format must be text or json, not {self.log_format!r}")
 
 
 def _freeze_mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -165,6 +172,11 @@ def model_config_from_mapping(raw: Mapping[str, Any], where: str = "model") -> M
     _check_choice(values.get("reasoning_parser"), REASONING_PARSERS, f"{where}.reasoning_parser")
     _check_choice(values.get("tool_call_parser"), TOOL_CALL_PARSERS, f"{where}.tool_call_parser")
     _check_choice(values.get("quantization"), QUANTIZATION_LABELS, f"{where}.quantization")
+    _check_choice(
+        values.get("structured_output_backend"),
+        STRUCTURED_OUTPUT_BACKENDS,
+        f"{where}.structured_output_backend",
+    )
     for key in ("max_output_length", "context_length"):
         value = values.get(key)
         if value is not None and (not isinstance(value, int) or value < 1):

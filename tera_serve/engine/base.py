@@ -99,6 +99,10 @@ class EngineDeadError(Exception):
     """The engine stopped working; the process should exit so a supervisor restarts it."""
 
 
+class EngineRequestError(Exception):
+    """The engine would refuse this request (e.g. a grammar its backend cannot compile)."""
+
+
 class Engine(Protocol):
     """What the service layer needs from an engine. Only engines implement it."""
 
@@ -106,6 +110,10 @@ class Engine(Protocol):
 
     def generate(self, request: EngineRequest) -> AsyncIterator[EngineDelta]:
         """Stream deltas. Closing the iterator early aborts the request."""
+        ...
+
+    def validate(self, request: EngineRequest) -> None:
+        """Raise EngineRequestError if the engine would refuse the request. May block."""
         ...
 
     async def abort(self, request_id: str) -> None: ...

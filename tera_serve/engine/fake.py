@@ -77,6 +77,9 @@ class FakeEngine:
         finally:
             self._running.discard(request.request_id)
 
+    def validate(self, request: EngineRequest) -> None:
+        """The fake accepts every request."""
+
     async def abort(self, request_id: str) -> None:
         self._running.discard(request_id)
 

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from vllm import SamplingParams
+from vllm.config import StructuredOutputsConfig
 from vllm.engine.arg_utils import AsyncEngineArgs
+from vllm.exceptions import VLLMValidationError
 from vllm.inputs import TokensPrompt
 from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 from vllm.utils.argparse_utils import FlexibleArgumentParser
@@ -22,6 +24,7 @@ from tera_serve.engine.base import (
     EngineDelta,
     EngineInfo,
     EngineRequest,
+    EngineRequestError,
     PositionLogprobs,
     SamplingSpec,
     StructuredConstraint,
@@ -69,6 +72,23 @@ def explicit_engine_args(namespace: argparse.Namespace, dests: frozenset[str]) -
         if value != default:
             explicit[name] = value
     return explicit
+
+
+def structured_outputs_config(given: Any, backend: str) -> StructuredOutputsConfig:
+    """The engine's guided-decoding settings: our backend choice unless the user set one.
+
+    Compact JSON (no free whitespace) where the backend supports it: valid JSON either way,
+    fewer tokens, and a weak model cannot pad the output with whitespace until max_tokens.
+    """
+    if isinstance(given, StructuredOutputsConfig):
+        return given
+    values: dict[str, Any] = {
+        "backend": backend,
+        "disable_any_whitespace": backend in ("xgrammar", "guidance"),
+    }
+    if isinstance(given, Mapping):
+        values.update(given)
+    return StructuredOutputsConfig(**values)
 
 
 def _structured_params(constraint: StructuredConstraint) -> StructuredOutputsParams:
@@ -139,13 +159,24 @@ class VllmEngine:
         self.info = info
 
     @classmethod
-    def start(cls, model: str, engine_args: Mapping[str, Any], tokenizer: str | None) -> VllmEngine:
-        args = AsyncEngineArgs(
-            model=model,
-            tokenizer=tokenizer,
-            disable_log_stats=bool(engine_args.get("disable_log_stats", True)),
-            **{k: v for k, v in engine_args.items() if k != "disable_log_stats"},
+    def start(
+        cls,
+        model: str,
+        engine_args: Mapping[str, Any],
+        tokenizer: str | None,
+        *,
+        structured_output_backend: str = "xgrammar",
+        reasoning_parser: str | None = None,
+    ) -> VllmEngine:
+        values = dict(engine_args)
+        values.setdefault("disable_log_stats", True)
+        values["structured_outputs_config"] = structured_outputs_config(
+            values.get("structured_outputs_config"), structured_output_backend
         )
+        if reasoning_parser and not values.get("reasoning_parser"):
+            # vLLM's parser of the same name tells its grammar engine where reasoning ends.
+            values["reasoning_parser"] = reasoning_parser
+        args = AsyncEngineArgs(model=model, tokenizer=tokenizer, **values)
         engine = AsyncLLM.from_engine_args(args)
         config = engine.model_config
         info = EngineInfo(
@@ -189,6 +220,24 @@ class VllmEngine:
             if not finished:
                 # Cancellation (client gone, timeout) arrives here: free the engine slot.
                 await asyncio.shield(self._engine.abort(request.request_id))
+
+    def validate(self, request: EngineRequest) -> None:
+        """Run the checks vLLM runs when a request is added, before anything is sent.
+
+        A schema the chosen grammar backend cannot handle is then a 400, not a failure
+        after the response has started.
+        """
+        params = to_sampling_params(request.sampling)
+        config = self._engine.vllm_config
+        try:
+            params.verify(
+                config.model_config,
+                config.speculative_config,
+                config.structured_outputs_config,
+                self._engine.get_tokenizer(),
+            )
+        except (VLLMValidationError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            raise EngineRequestError(str(exc)) from exc
 
     async def abort(self, request_id: str) -> None:
         await self._engine.abort(request_id)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from tera_serve import __version__
+from tera_serve.http.access import AccessLogMiddleware
 from tera_serve.http.context import ServerContext
 from tera_serve.http.errors import install_error_handlers
 from tera_serve.http.request_id import RequestIdMiddleware
@@ -58,5 +59,7 @@ def create_app(context: ServerContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.include_router(build_router())
+    # Starlette wraps in reverse order: the request id is set first, then the access log.
+    app.add_middleware(AccessLogMiddleware, metrics=context.metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

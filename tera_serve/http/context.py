@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tera_serve.config import ServerConfig
+from tera_serve.metrics import Metrics
 from tera_serve.service.loading import EngineFactory
 from tera_serve.service.registry import ModelRegistry
 
@@ -14,6 +15,7 @@ class ServerContext:
     config: ServerConfig
     engine_factory: EngineFactory
     registry: ModelRegistry = field(default_factory=ModelRegistry)
+    metrics: Metrics = field(default_factory=Metrics)
     draining: bool = False
     """Set on SIGTERM: new requests get 503 while in-flight ones finish."""
     engine_failed: bool = False

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from tera_serve.errors import (
     InvalidRequestError,
@@ -16,6 +17,7 @@ from tera_serve.errors import (
 from tera_serve.http.context import ServerContext
 from tera_serve.http.streaming import folded_body, sse_body
 from tera_serve.http.validation import parse_json_body, validate_body
+from tera_serve.metrics import GenerationObserver, RequestRecord
 from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.protocol.completions import CompletionRequest
 from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
@@ -73,16 +75,29 @@ async def _respond(
     chat: bool,
 ) -> Response:
     timeout = context.config.request_timeout_s
+    observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
     if prepared.stream:
         encoder = ChatChunkEncoder(prepared) if chat else CompletionChunkEncoder(prepared)
         return StreamingResponse(
-            sse_body(prepared, served.engine, encoder, timeout),
+            sse_body(prepared, served.engine, encoder, timeout, observer),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
     folder = ChatFolder(prepared) if chat else CompletionFolder(prepared)
-    body = await folded_body(prepared, served.engine, folder, request, timeout)
+    body = await folded_body(prepared, served.engine, folder, request, timeout, observer)
     return json_response(body)
+
+
+def record_of(request: Request) -> RequestRecord:
+    """The access-log record of this request (a detached one if the middleware is absent)."""
+    record = getattr(request.state, "record", None)
+    if isinstance(record, RequestRecord):
+        return record
+    return RequestRecord(
+        request_id=str(getattr(request.state, "request_id", "-")),
+        method=request.method,
+        path=request.url.path,
+    )
 
 
 def build_router() -> APIRouter:
@@ -137,6 +152,12 @@ def build_router() -> APIRouter:
             {"status": status, "models": states, "engine_unfinished_requests": unfinished},
             200 if healthy else 503,
         )
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        context = context_of(request)
+        body = generate_latest(context.metrics.registry) + generate_latest(REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @router.post("/tokenize")
     async def tokenize_route(request: Request) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -17,6 +17,7 @@ from starlette.requests import Request
 from tera_serve.engine.base import Engine, EngineDeadError
 from tera_serve.errors import ClientDisconnectedError, RequestTimeoutError, ServerError, TeraError
 from tera_serve.http.errors import sse_error_frame
+from tera_serve.metrics import GenerationObserver
 from tera_serve.service.chat_output import DONE_FRAME, UsageCounter
 from tera_serve.service.generation import ChoiceEvent, run_choices
 from tera_serve.service.prepared import PreparedGeneration
@@ -38,7 +39,7 @@ class Folder(Protocol):
     def response(self) -> dict[str, Any]: ...
 
 
-def _as_tera_error(exc: BaseException) -> TeraError:
+def as_tera_error(exc: BaseException) -> TeraError:
     if isinstance(exc, TeraError):
         return exc
     if isinstance(exc, EngineDeadError):
@@ -53,8 +54,9 @@ async def sse_body(
     engine: Engine,
     encoder: ChunkEncoder,
     timeout_s: float,
-    on_done: Callable[[UsageCounter, str], Awaitable[None]] | None = None,
+    observer: GenerationObserver,
 ) -> AsyncIterator[bytes]:
+    observer.start()
     usage = UsageCounter(prompt_tokens=prepared.prompt_tokens)
     events = run_choices(prepared, engine)
     outcome = "ok"
@@ -62,6 +64,7 @@ async def sse_body(
         async with asyncio.timeout(timeout_s):
             async for event in events:
                 usage.add(event)
+                observer.on_tokens(event.new_tokens, event.finish_reason)
                 for frame in encoder.frames(event):
                     yield frame
         if prepared.include_usage:
@@ -76,11 +79,10 @@ async def sse_body(
         outcome = "error"
         if not isinstance(exc, TeraError):
             logger.exception("stream %s failed", prepared.request_id)
-        yield sse_error_frame(_as_tera_error(exc))
+        yield sse_error_frame(as_tera_error(exc))
     finally:
         await events.aclose()  # type: ignore[attr-defined]
-        if on_done is not None:
-            await on_done(usage, outcome)
+        observer.finish(usage.prompt_tokens, usage.completion_tokens, outcome)
     yield DONE_FRAME
 
 
@@ -97,6 +99,7 @@ async def folded_body(
     folder: Folder,
     request: Request,
     timeout_s: float,
+    observer: GenerationObserver,
 ) -> dict[str, Any]:
     """Collect the whole response; a client that goes away aborts the generation."""
 
@@ -105,23 +108,30 @@ async def folded_body(
         try:
             async for event in events:
                 folder.add(event)
+                observer.on_tokens(event.new_tokens, event.finish_reason)
         finally:
             await events.aclose()  # type: ignore[attr-defined]
         return folder.response()
 
+    observer.start()
     work = asyncio.create_task(collect())
     watcher = asyncio.create_task(_wait_for_disconnect(request))
+    outcome = "error"
     try:
         done, _ = await asyncio.wait(
             {work, watcher}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
         )
         if work in done:
             try:
-                return work.result()
+                body = work.result()
             except Exception as exc:
-                raise _as_tera_error(exc) from exc
+                raise as_tera_error(exc) from exc
+            outcome = "ok"
+            return body
         if watcher in done:
+            outcome = "client_closed"
             raise ClientDisconnectedError("The client closed the connection.")
+        outcome = "timeout"
         raise RequestTimeoutError(timeout_s)
     finally:
         for task in (work, watcher):
@@ -129,3 +139,5 @@ async def folded_body(
         for task in (work, watcher):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        usage = folder.usage
+        observer.finish(usage.prompt_tokens, usage.completion_tokens, outcome)

@@ -14,7 +14,7 @@ from tera_serve.service.prepared import PreparedGeneration, new_request_id
 from tera_serve.service.prompt import build_chat_prompt
 from tera_serve.service.registry import ServedModel
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
-from tera_serve.service.structured import constraint_for_request
+from tera_serve.service.structured import check_engine_accepts, response_format_constraint
 
 
 def reasoning_fields(served: ServedModel, server: ServerConfig) -> tuple[str, ...]:
@@ -46,7 +46,7 @@ async def prepare_chat(
         max_output_length=served.max_output_length,
         param="max_completion_tokens" if request.max_completion_tokens else "max_tokens",
     )
-    structured = constraint_for_request(request, served)
+    structured = response_format_constraint(request)
     logprobs: int | None = None
     if request.logprobs:
         logprobs = request.top_logprobs or 0
@@ -71,6 +71,13 @@ async def prepare_chat(
         )
         for index in range(request.n)
     )
+    if structured is not None:
+        await check_engine_accepts(
+            served,
+            engine_requests[0],
+            "response_format",
+            served.config.structured_output_backend,
+        )
     tool_names: tuple[str, ...] = ()
     tools_schema: dict[str, Any] = {}
     if request.tools and request.tool_choice != "none":

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tera_serve.chat.family import detect_family
+from tera_serve.chat.family import ModelFamily, detect_family
 from tera_serve.chat.template import ChatTemplateRenderer
 from tera_serve.config import SAMPLING_DEFAULT_KEYS, ModelConfig
 from tera_serve.engine.base import Engine
@@ -17,7 +17,8 @@ from tera_serve.service.registry import ServedModel
 
 logger = logging.getLogger(__name__)
 
-EngineFactory = Callable[[ModelConfig], Engine]
+EngineFactory = Callable[[ModelConfig, ModelFamily], Engine]
+"""Starts the engine for a model; the family tells it which reasoning parser guides grammars."""
 
 
 def read_chat_template(value: str | None) -> str | None:
@@ -32,10 +33,16 @@ def read_chat_template(value: str | None) -> str | None:
     return value
 
 
-def load_tokenizer(config: ModelConfig, model_path: str) -> object:
+def load_tokenizer(config: ModelConfig) -> object:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(config.tokenizer or model_path)
+    return AutoTokenizer.from_pretrained(config.tokenizer or config.model)
+
+
+def load_hf_config(config: ModelConfig) -> object:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(config.model)
 
 
 def sampling_defaults(config: ModelConfig, model_path: str) -> dict[str, float]:
@@ -59,16 +66,18 @@ def sampling_defaults(config: ModelConfig, model_path: str) -> dict[str, float]:
 
 def load_served_model(config: ModelConfig, engine_factory: EngineFactory) -> ServedModel:
     started = time.monotonic()
-    engine = engine_factory(config)
-    tokenizer = load_tokenizer(config, engine.info.model_path)
+    # The family is known before the engine starts: it picks vLLM's reasoning parser, so
+    # grammars of reasoning models apply only after the reasoning ends.
+    tokenizer = load_tokenizer(config)
     template = read_chat_template(config.chat_template)
     renderer = ChatTemplateRenderer(tokenizer, template)
     family = detect_family(
-        engine.info.hf_config,
+        load_hf_config(config),
         template or getattr(tokenizer, "chat_template", None),
         reasoning_parser=config.reasoning_parser,
         tool_call_parser=config.tool_call_parser,
     )
+    engine = engine_factory(config, family)
     logger.info(
         "model %s ready in %.1f s (context %d, reasoning %s, tools %s)",
         config.served_id,

@@ -1,22 +1,30 @@
-"""response_format (and forced tool choice) → a guided-decoding constraint for the engine."""
+"""response_format (and forced tool choice) → a guided-decoding constraint for the engine.
+
+Every schema problem is found here, before generation: not JSON Schema, too large or too
+deep, or something the server's grammar backend cannot compile (asked of the engine itself,
+with a time bound). The compiled grammars are cached by the engine's backend.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from tera_serve.engine.base import StructuredConstraint
+import jsonschema
+import orjson
+
+from tera_serve.engine.base import EngineRequest, EngineRequestError, StructuredConstraint
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.chat import ChatCompletionRequest
+from tera_serve.service.limits import json_depth_exceeds
 from tera_serve.service.registry import ServedModel
 
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_SCHEMA_DEPTH = 32
+VALIDATE_TIMEOUT_S = 10.0
 
 
-def _check_schema(schema: Any, param: str) -> None:
-    import jsonschema
-    import orjson
-
+def check_json_schema(schema: Any, param: str) -> None:
     if not isinstance(schema, dict):
         raise InvalidRequestError("The JSON schema must be a JSON object.", param=param)
     size = len(orjson.dumps(schema))
@@ -24,16 +32,12 @@ def _check_schema(schema: Any, param: str) -> None:
         raise InvalidRequestError(
             f"The JSON schema is {size} bytes; the limit is {MAX_SCHEMA_BYTES}.", param=param
         )
-    from tera_serve.service.limits import json_depth_exceeds
-
     if json_depth_exceeds(schema, MAX_SCHEMA_DEPTH):
         raise InvalidRequestError(
             f"The JSON schema is nested deeper than {MAX_SCHEMA_DEPTH} levels.", param=param
         )
+    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        validator = jsonschema.validators.validator_for(
-            schema, default=jsonschema.Draft202012Validator
-        )
         validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise InvalidRequestError(
@@ -41,9 +45,7 @@ def _check_schema(schema: Any, param: str) -> None:
         ) from exc
 
 
-def constraint_for_request(
-    request: ChatCompletionRequest, served: ServedModel
-) -> StructuredConstraint | None:
+def response_format_constraint(request: ChatCompletionRequest) -> StructuredConstraint | None:
     fmt = request.response_format
     if fmt is None or fmt.type == "text":
         return None
@@ -54,5 +56,23 @@ def constraint_for_request(
         raise InvalidRequestError(
             "`response_format.json_schema.schema` is required.", param="response_format"
         )
-    _check_schema(schema, "response_format")
+    check_json_schema(schema, "response_format")
     return StructuredConstraint(json_schema=schema)
+
+
+async def check_engine_accepts(
+    served: ServedModel, request: EngineRequest, param: str, backend: str
+) -> None:
+    """Ask the engine whether its grammar backend takes the constraint (time-bounded)."""
+    try:
+        await asyncio.wait_for(
+            asyncio.to_thread(served.engine.validate, request), VALIDATE_TIMEOUT_S
+        )
+    except EngineRequestError as exc:
+        raise InvalidRequestError(
+            f"The {backend} grammar backend cannot use this schema: {exc}", param=param
+        ) from exc
+    except TimeoutError as exc:
+        raise InvalidRequestError(
+            f"Compiling this schema took longer than {VALIDATE_TIMEOUT_S:g} s.", param=param
+        ) from exc

@@ -52,7 +52,7 @@ async def fake_server(
     )
     model = model or ModelConfig(model=str(tokenizer_dir), served_model_name=FAKE_MODEL_ID)
     config = ServerConfig(models=(model,), **(server_overrides or {}))
-    context = ServerContext(config=config, engine_factory=lambda _config: engine)
+    context = ServerContext(config=config, engine_factory=lambda _config, _family: engine)
     app = create_app(context)
     await load_models(context)
     transport = httpx.ASGITransport(app=app)

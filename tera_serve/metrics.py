@@ -1,0 +1,158 @@
+"""Prometheus metrics (per model) and the per-request record behind the request log line.
+
+One `Metrics` object per server (no module-level state). vLLM's own engine metrics live in
+prometheus_client's default registry and are exported beside ours by /metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56)
+
+
+@dataclass
+class RequestRecord:
+    """What the handler learned about one request; logged and counted when it ends."""
+
+    request_id: str
+    method: str
+    path: str
+    model: str | None = None
+    key_name: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reasons: list[str] = field(default_factory=list)
+    outcome: str = "ok"
+    """ok, error, timeout, client_closed."""
+    error_type: str | None = None
+    stream: bool = False
+    arrived: float = field(default_factory=time.perf_counter)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "tera_requests",
+            "Finished HTTP requests to generation endpoints, by status and finish reason.",
+            ["model", "endpoint", "status", "finish_reason"],
+            registry=r,
+        )
+        self.prompt_tokens = Counter(
+            "tera_prompt_tokens", "Prompt tokens processed.", ["model"], registry=r
+        )
+        self.generation_tokens = Counter(
+            "tera_generation_tokens",
+            "Tokens generated (reasoning included).",
+            ["model"],
+            registry=r,
+        )
+        self.time_to_first_token = Histogram(
+            "tera_time_to_first_token_seconds",
+            "From request arrival to the first generated token.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inter_token_latency = Histogram(
+            "tera_inter_token_latency_seconds",
+            "Time between consecutive engine outputs of one choice, per token.",
+            ["model"],
+            buckets=_ITL_BUCKETS,
+            registry=r,
+        )
+        self.e2e_latency = Histogram(
+            "tera_e2e_request_latency_seconds",
+            "From request arrival to the end of the response.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_time = Histogram(
+            "tera_queue_time_seconds",
+            "Time a request waited for an admission slot.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.running = Gauge(
+            "tera_requests_running", "Requests generating now.", ["model"], registry=r
+        )
+        self.waiting = Gauge(
+            "tera_requests_waiting", "Requests queued for an admission slot.", ["model"], registry=r
+        )
+        self.rate_limited = Counter(
+            "tera_rate_limit_rejections",
+            "Requests refused with 429 (per-key limits) or 503 (admission), by reason.",
+            ["model", "reason"],
+            registry=r,
+        )
+        self.aborts = Counter(
+            "tera_aborts",
+            "Engine requests aborted before finishing, by reason (client_closed, timeout, error).",
+            ["model", "reason"],
+            registry=r,
+        )
+
+    def record_finished(self, record: RequestRecord, status: int, duration_s: float) -> None:
+        if record.model is None:
+            return
+        model = record.model
+        reasons = set(record.finish_reasons) or {"none"}
+        reason = reasons.pop() if len(reasons) == 1 else "mixed"
+        self.requests.labels(model, record.path, str(status), reason).inc()
+        if record.prompt_tokens:
+            self.prompt_tokens.labels(model).inc(record.prompt_tokens)
+        if record.completion_tokens:
+            self.generation_tokens.labels(model).inc(record.completion_tokens)
+        if status == 200:
+            self.e2e_latency.labels(model).observe(duration_s)
+        if record.outcome in ("client_closed", "timeout"):
+            self.aborts.labels(model, record.outcome).inc()
+
+
+class GenerationObserver:
+    """Times one generation: first token, gaps between engine outputs, and the outcome."""
+
+    def __init__(self, metrics: Metrics, record: RequestRecord, model: str) -> None:
+        self._record = record
+        self._ttft = metrics.time_to_first_token.labels(model)
+        self._itl = metrics.inter_token_latency.labels(model)
+        self._running = metrics.running.labels(model)
+        self._last: float | None = None
+        record.model = model
+        self._started = False
+        self._done = False
+
+    def start(self) -> None:
+        """Generation begins (called from inside the body, so an unsent body counts nothing)."""
+        if not self._started:
+            self._started = True
+            self._running.inc()
+
+    def on_tokens(self, new_tokens: int, finish_reason: str | None) -> None:
+        if new_tokens:
+            now = time.perf_counter()
+            if self._last is None:
+                self._ttft.observe(now - self._record.arrived)
+            else:
+                self._itl.observe((now - self._last) / new_tokens)
+            self._last = now
+        if finish_reason is not None:
+            self._record.finish_reasons.append(finish_reason)
+
+    def finish(self, prompt_tokens: int, completion_tokens: int, outcome: str) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._started:
+            self._running.dec()
+        self._record.prompt_tokens = prompt_tokens
+        self._record.completion_tokens = completion_tokens
+        self._record.outcome = outcome
