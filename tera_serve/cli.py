@@ -91,6 +91,7 @@ def resolve_config(ns: argparse.Namespace) -> ServerConfig:
             raise ConfigError("give either --model or --config, not both")
         values = load_deployment_file(ns.config)
         values.update(server_values)
+        values["models"] = tuple(resolve_embedded(m) for m in values["models"])
         return server_config_from_mapping(values)
     model_values: dict[str, Any] = _explicit(ns, _MODEL_FLAGS)
     if ns.model is None:
@@ -107,6 +108,7 @@ def resolve_config(ns: argparse.Namespace) -> ServerConfig:
 
 
 def embedded_default_model(engine_args: dict[str, Any]) -> dict[str, Any]:
+    """The embedded model's config (configs/cpu-default.yaml says the same in YAML)."""
     from tera_serve.default_model import DEFAULT_MODEL_ID, ensure_default_model
 
     path = ensure_default_model()
@@ -124,6 +126,17 @@ def embedded_default_model(engine_args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def resolve_embedded(model: ModelConfig) -> ModelConfig:
+    """A config's `model: "@embedded"` becomes the converted embedded model's folder."""
+    import dataclasses
+
+    from tera_serve.default_model import EMBEDDED_MODEL_REF, ensure_default_model
+
+    if model.model != EMBEDDED_MODEL_REF:
+        return model
+    return dataclasses.replace(model, model=str(ensure_default_model()))
+
+
 def start_vllm_engine(config: ModelConfig, family: ModelFamily) -> Any:
     from tera_serve.engine.vllm_engine import VllmEngine
 
@@ -133,6 +146,7 @@ def start_vllm_engine(config: ModelConfig, family: ModelFamily) -> Any:
         config.tokenizer,
         structured_output_backend=config.structured_output_backend,
         reasoning_parser=family.reasoning_parser,
+        gpu_ids=config.gpu_ids,
     )
 
 

@@ -31,6 +31,14 @@ SAMPLING_DEFAULT_KEYS = (
     "frequency_penalty",
 )
 FEATURES = ("tools", "json_mode", "structured_outputs", "reasoning", "logprobs")
+_POSITIVE_SERVER_FIELDS = (
+    "max_running_per_model",
+    "queue_timeout_s",
+    "body_timeout_s",
+    "header_timeout_s",
+    "max_header_bytes",
+    "drain_timeout_s",
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class ModelConfig:
     Applied over the model's own generation_config.json, as `vllm serve` does."""
     pricing: Pricing = field(default_factory=Pricing)
     owned_by: str = "tera-serve"
+    gpu_ids: tuple[int, ...] | None = None
+    """GPUs this model's engine may use (CUDA_VISIBLE_DEVICES for its workers)."""
     warmup: bool = False
     """Send one short request through the engine before /health reports ready."""
 
@@ -119,6 +129,27 @@ class ServerConfig:
     max_json_depth: int = 64
     allow_request_chat_template: bool = False
     """Accept a `chat_template` in the request body (off: templates are code)."""
+    api_key: str | None = field(default=None, repr=False)
+    """One API key every request must send (the simple case; --keys-file for named keys)."""
+    keys_file: str | None = None
+    """API keys file (YAML or JSON, hashes only; `tera-serve keys create`). Re-read when it
+    changes and on SIGHUP."""
+    allow_unauthenticated: bool = False
+    """Serve a non-loopback address without API keys."""
+    max_running_per_model: int = 256
+    """Requests one model works on at once; more wait in its queue."""
+    max_queued_per_model: int = 1024
+    """Requests that may wait for a model; past it, 503 with Retry-After."""
+    queue_timeout_s: float = 30.0
+    """Longest a request waits in a model's queue before a 503."""
+    body_timeout_s: float = 30.0
+    """A client must finish sending its request body within this time, or it gets a 408."""
+    header_timeout_s: float = 10.0
+    """A client must finish sending its request headers within this time of starting them."""
+    max_header_bytes: int = 16 * 1024
+    """Largest request line plus headers accepted."""
+    drain_timeout_s: float = 30.0
+    """On SIGTERM: how long in-flight requests may take to finish before the process exits."""
 
     def __post_init__(self) -> None:
         ids: set[str] = set()
@@ -129,6 +160,11 @@ class ServerConfig:
                 ids.add(model_id)
         if not self.models:
             raise ConfigError("no models configured")
+        for name in _POSITIVE_SERVER_FIELDS:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive")
+        if self.max_queued_per_model < 0:
+            raise ConfigError("max_queued_per_model must not be negative")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be text or json, not {self.log_format!r}")
 
@@ -151,6 +187,11 @@ def model_config_from_mapping(raw: Mapping[str, Any], where: str = "model") -> M
         raise ConfigError(f"{where}: `model` (a Hugging Face id or a folder) is required")
     values: dict[str, Any] = dict(raw)
     values["aliases"] = tuple(values.get("aliases") or ())
+    if values.get("gpu_ids") is not None:
+        gpu_ids = values["gpu_ids"]
+        if not isinstance(gpu_ids, list) or not all(isinstance(g, int) and g >= 0 for g in gpu_ids):
+            raise ConfigError(f"{where}.gpu_ids must be a list of GPU indexes")
+        values["gpu_ids"] = tuple(gpu_ids)
     values["engine_args"] = _freeze_mapping(values.get("engine_args"), f"{where}.engine_args")
     values["default_sampling"] = _freeze_mapping(
         values.get("default_sampling"), f"{where}.default_sampling"

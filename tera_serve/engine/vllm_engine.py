@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from vllm import SamplingParams
@@ -55,9 +57,16 @@ def add_engine_args(parser: argparse.ArgumentParser) -> frozenset[str]:
     return frozenset(added)
 
 
+class _TeraArgumentParser(FlexibleArgumentParser):  # type: ignore[misc]
+    """vLLM's parser (JSON-valued and `--a.b` flags), but `--config` is tera-serve's own
+    deployment file, not a file of vLLM arguments."""
+
+    def _pull_args_from_config(self, args: list[str]) -> list[str]:
+        return args
+
+
 def new_cli_parser(**kwargs: Any) -> argparse.ArgumentParser:
-    """vLLM's parser class, which understands its JSON-valued and `--a.b` style flags."""
-    parser: argparse.ArgumentParser = FlexibleArgumentParser(**kwargs)
+    parser: argparse.ArgumentParser = _TeraArgumentParser(**kwargs)
     return parser
 
 
@@ -72,6 +81,27 @@ def explicit_engine_args(namespace: argparse.Namespace, dests: frozenset[str]) -
         if value != default:
             explicit[name] = value
     return explicit
+
+
+@contextlib.contextmanager
+def visible_gpus(gpu_ids: tuple[int, ...] | None) -> Iterator[None]:
+    """Pin the engine's worker processes (spawned now) to these GPUs.
+
+    Models load one after another, so setting the variable around one engine's start is
+    enough to give each model its own devices.
+    """
+    if gpu_ids is None:
+        yield
+        return
+    previous = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpu_ids)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = previous
 
 
 def structured_outputs_config(given: Any, backend: str) -> StructuredOutputsConfig:
@@ -167,9 +197,9 @@ class VllmEngine:
         *,
         structured_output_backend: str = "xgrammar",
         reasoning_parser: str | None = None,
+        gpu_ids: tuple[int, ...] | None = None,
     ) -> VllmEngine:
         values = dict(engine_args)
-        values.setdefault("disable_log_stats", True)
         values["structured_outputs_config"] = structured_outputs_config(
             values.get("structured_outputs_config"), structured_output_backend
         )
@@ -177,7 +207,8 @@ class VllmEngine:
             # vLLM's parser of the same name tells its grammar engine where reasoning ends.
             values["reasoning_parser"] = reasoning_parser
         args = AsyncEngineArgs(model=model, tokenizer=tokenizer, **values)
-        engine = AsyncLLM.from_engine_args(args)
+        with visible_gpus(gpu_ids):
+            engine = AsyncLLM.from_engine_args(args)
         config = engine.model_config
         info = EngineInfo(
             model_path=model,

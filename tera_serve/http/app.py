@@ -16,6 +16,7 @@ from tera_serve.http.errors import install_error_handlers
 from tera_serve.http.request_id import RequestIdMiddleware
 from tera_serve.http.routes import build_router
 from tera_serve.service.loading import load_served_model
+from tera_serve.service.warmup import warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ async def load_models(context: ServerContext) -> None:
     for config in context.config.models:
         try:
             served = await asyncio.to_thread(load_served_model, config, context.engine_factory)
+            if config.warmup:
+                await warm_up(served)
         except Exception as exc:
             logger.exception("model %s failed to load", config.served_id)
             context.registry.set_failed(config, str(exc))

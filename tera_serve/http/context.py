@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tera_serve.config import ServerConfig
 from tera_serve.metrics import Metrics
+from tera_serve.security.guard import SecurityState
 from tera_serve.service.loading import EngineFactory
 from tera_serve.service.registry import ModelRegistry
 
@@ -20,3 +21,8 @@ class ServerContext:
     """Set on SIGTERM: new requests get 503 while in-flight ones finish."""
     engine_failed: bool = False
     """Set when an engine dies: /health turns 503 and the process exits non-zero."""
+    security: SecurityState = field(init=False)
+    """Keys, per-key limits, admission control; built from `config`."""
+
+    def __post_init__(self) -> None:
+        self.security = SecurityState.from_config(self.config)

@@ -1,0 +1,91 @@
+"""Every file in configs/ validates, and the catalog files say what Tera's catalog says."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tera_serve.config import load_deployment_file, server_config_from_mapping
+
+CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
+
+# Tera's self-hosted catalog (shared/spec/tera-behaviour.md, "Model ids").
+CATALOG = {
+    "Qwen/Qwen2.5-7B-Instruct": (8192, 4096, "bf16", None, "hermes"),
+    "Qwen/Qwen3.5-4B": (262144, 4096, "bf16", "qwen3", "qwen3_coder"),
+    "Qwen/Qwen3.5-27B": (8192, 4096, "fp8", "qwen3", "qwen3_coder"),
+    "openai/gpt-oss-20b": (131072, 4096, "mxfp4", "openai_gptoss", "openai"),
+    "openai/gpt-oss-120b": (131072, 4096, "mxfp4", "openai_gptoss", "openai"),
+}
+
+
+def engine_arg_names() -> set[str]:
+    from tera_serve.runtime_env import prepare_vllm_environment
+
+    prepare_vllm_environment()
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    return {f.name for f in dataclasses.fields(AsyncEngineArgs)}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_config_file_validates(path: Path) -> None:
+    config = server_config_from_mapping(load_deployment_file(path))
+    known = engine_arg_names()
+    for model in config.models:
+        unknown = set(model.engine_args) - known
+        assert not unknown, f"{path.name}: {model.served_id} has unknown engine args {unknown}"
+
+
+def test_catalog_files_match_tera_catalog() -> None:
+    seen = {}
+    for path in CONFIGS:
+        for model in server_config_from_mapping(load_deployment_file(path)).models:
+            if model.served_id in CATALOG and path.name != "multi-model.yaml":
+                reasoning = (
+                    None if model.reasoning_parser in (None, "none") else model.reasoning_parser
+                )
+                seen[model.served_id] = (
+                    model.context_length,
+                    model.max_output_length,
+                    model.quantization,
+                    reasoning,
+                    model.tool_call_parser,
+                )
+                assert model.engine_args.get("max_model_len") == model.context_length
+    assert seen == CATALOG
+
+
+def test_cpu_default_file_matches_the_no_argument_default(smollm_dir: Path) -> None:
+    from tera_serve.cli import embedded_default_model, resolve_embedded
+
+    path = Path(__file__).parents[2] / "configs" / "cpu-default.yaml"
+    (model,) = server_config_from_mapping(load_deployment_file(path)).models
+    model = resolve_embedded(model)
+    builtin = embedded_default_model({})
+    assert model.model == builtin["model"]
+    assert model.served_id == builtin["served_model_name"]
+    assert dict(model.engine_args) == builtin["engine_args"]
+    assert dict(model.default_sampling) == builtin["default_sampling"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("models: []", "non-empty"),
+        ("models:\n  - {served_model_name: x}", "`model`"),
+        ("models:\n  - {model: a, reasoning_parser: bogus}", "reasoning_parser"),
+        ("models:\n  - {model: a, colour: blue}", "unknown keys"),
+        ("models:\n  - {model: a}\n  - {model: a}", "served twice"),
+        ("models:\n  - {model: a}\nlog_format: xml", "log_format"),
+    ],
+)
+def test_bad_config_files_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    from tera_serve.errors import ConfigError
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        server_config_from_mapping(load_deployment_file(path))
