@@ -22,27 +22,104 @@ def chat(**fields: Any) -> dict[str, Any]:
 
 # (name, body (dict, or raw bytes), status, error type, param, code)
 CASES: list[tuple[str, Any, int, str, str | None, str | None]] = [
-    ("unknown model", chat(model="no/such-model"), 404, "model_not_found", "model", "model_not_found"),
-    ("temperature too high", chat(temperature=2.5), 400, "invalid_request_error", "temperature", None),
-    ("temperature negative", chat(temperature=-0.1), 400, "invalid_request_error", "temperature", None),
+    (
+        "unknown model",
+        chat(model="no/such-model"),
+        404,
+        "model_not_found",
+        "model",
+        "model_not_found",
+    ),
+    (
+        "temperature too high",
+        chat(temperature=2.5),
+        400,
+        "invalid_request_error",
+        "temperature",
+        None,
+    ),
+    (
+        "temperature negative",
+        chat(temperature=-0.1),
+        400,
+        "invalid_request_error",
+        "temperature",
+        None,
+    ),
     ("top_p zero", chat(top_p=0), 400, "invalid_request_error", "top_p", None),
     ("top_p above one", chat(top_p=1.5), 400, "invalid_request_error", "top_p", None),
-    ("frequency_penalty", chat(frequency_penalty=3), 400, "invalid_request_error", "frequency_penalty", None),
-    ("presence_penalty", chat(presence_penalty=-3), 400, "invalid_request_error", "presence_penalty", None),
+    (
+        "frequency_penalty",
+        chat(frequency_penalty=3),
+        400,
+        "invalid_request_error",
+        "frequency_penalty",
+        None,
+    ),
+    (
+        "presence_penalty",
+        chat(presence_penalty=-3),
+        400,
+        "invalid_request_error",
+        "presence_penalty",
+        None,
+    ),
     ("n zero", chat(n=0), 400, "invalid_request_error", "n", None),
     ("max_tokens zero", chat(max_tokens=0), 400, "invalid_request_error", "max_tokens", None),
     ("max_tokens negative", chat(max_tokens=-5), 400, "invalid_request_error", "max_tokens", None),
-    ("max_tokens above max output", chat(max_tokens=5000), 400, "invalid_request_error", "max_tokens", None),
+    (
+        "max_tokens above max output",
+        chat(max_tokens=5000),
+        400,
+        "invalid_request_error",
+        "max_tokens",
+        None,
+    ),
     ("empty messages", chat(messages=[]), 400, "invalid_request_error", "messages", None),
-    ("unknown role", chat(messages=[{"role": "wizard", "content": "x"}]), 400, "invalid_request_error", "messages[0].role", None),
-    ("content wrong type", chat(messages=[{"role": "user", "content": 5}]), 400, "invalid_request_error", "messages[0].content", None),
+    (
+        "unknown role",
+        chat(messages=[{"role": "wizard", "content": "x"}]),
+        400,
+        "invalid_request_error",
+        "messages[0].role",
+        None,
+    ),
+    (
+        "content wrong type",
+        chat(messages=[{"role": "user", "content": 5}]),
+        400,
+        "invalid_request_error",
+        "messages[0].content",
+        None,
+    ),
     ("missing messages", {"model": DEFAULT_MODEL}, 400, "invalid_request_error", "messages", None),
     ("missing model", {"messages": MSG}, 400, "invalid_request_error", "model", None),
-    ("temperature as string", chat(temperature="hot"), 400, "invalid_request_error", "temperature", None),
+    (
+        "temperature as string",
+        chat(temperature="hot"),
+        400,
+        "invalid_request_error",
+        "temperature",
+        None,
+    ),
     ("stream not bool", chat(stream="yes please"), 400, "invalid_request_error", "stream", None),
     ("stop wrong type", chat(stop=5), 400, "invalid_request_error", "stop", None),
-    ("top_logprobs without logprobs", chat(top_logprobs=3), 400, "invalid_request_error", None, None),
-    ("top_logprobs above 20", chat(logprobs=True, top_logprobs=21), 400, "invalid_request_error", "top_logprobs", None),
+    (
+        "top_logprobs without logprobs",
+        chat(top_logprobs=3),
+        400,
+        "invalid_request_error",
+        None,
+        None,
+    ),
+    (
+        "top_logprobs above 20",
+        chat(logprobs=True, top_logprobs=21),
+        400,
+        "invalid_request_error",
+        "top_logprobs",
+        None,
+    ),
     ("malformed JSON", b'{"model": "x", "messages": [', 400, "invalid_request_error", None, None),
     ("non-JSON body", b"hello there", 400, "invalid_request_error", None, None),
     ("JSON array body", b"[1, 2, 3]", 400, "invalid_request_error", None, None),
@@ -58,13 +135,23 @@ CASES: list[tuple[str, Any, int, str, str | None, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "body", "status", "etype", "param", "code"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "body", "status", "etype", "param", "code"), CASES, ids=[c[0] for c in CASES]
+)
 def test_invalid_input_table(
-    default_server: LiveServer, name: str, body: Any, status: int, etype: str, param: str | None, code: str | None
+    default_server: LiveServer,
+    name: str,
+    body: Any,
+    status: int,
+    etype: str,
+    param: str | None,
+    code: str | None,
 ) -> None:
     url = default_server.v1 + "/chat/completions"
     if isinstance(body, bytes):
-        response = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=60)
+        response = httpx.post(
+            url, content=body, headers={"content-type": "application/json"}, timeout=60
+        )
     else:
         response = httpx.post(url, json=body, timeout=60)
     assert response.status_code == status, response.text
@@ -97,7 +184,10 @@ def test_server_keeps_serving_during_bad_requests(default_server: LiveServer) ->
     worker.start()
     for _, body, status, *_ in CASES:
         kwargs: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
-        assert httpx.post(default_server.v1 + "/chat/completions", timeout=60, **kwargs).status_code == status
+        assert (
+            httpx.post(default_server.v1 + "/chat/completions", timeout=60, **kwargs).status_code
+            == status
+        )
     worker.join(120)
     assert result == {"status": 200, "done": True, "length": True}
 
@@ -106,7 +196,10 @@ def test_unknown_route_and_method_are_contract_shaped(default_server: LiveServer
     missing = httpx.get(default_server.v1 + "/nope")
     assert missing.status_code == 404 and missing.json()["error"]["type"]
     wrong_method = httpx.get(default_server.v1 + "/chat/completions")
-    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["type"] == "invalid_request_error"
+    assert (
+        wrong_method.status_code == 405
+        and wrong_method.json()["error"]["type"] == "invalid_request_error"
+    )
 
 
 def test_completions_validation(default_server: LiveServer) -> None:
