@@ -12,3 +12,19 @@ def smollm_dir() -> Path:
     from tera_serve.default_model import ensure_default_model
 
     return ensure_default_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_dir() -> Path:
+    """A tiny random Qwen3 on the real Qwen3 tokenizer and chat template (built once)."""
+    from tests.fixtures.qwen3 import build_tiny_qwen3
+
+    return build_tiny_qwen3()
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt_oss_dir() -> Path:
+    """A tiny random gpt-oss on the real harmony vocabulary (built once)."""
+    from tests.fixtures.gpt_oss import build_tiny_gpt_oss
+
+    return build_tiny_gpt_oss()

@@ -5,25 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI
 
 from tera_serve import __version__
+from tera_serve.config import ModelConfig
 from tera_serve.http.access import AccessLogMiddleware
 from tera_serve.http.context import ServerContext
 from tera_serve.http.errors import install_error_handlers
+from tera_serve.http.openapi import publish_request_schemas
 from tera_serve.http.request_id import RequestIdMiddleware
 from tera_serve.http.routes import build_router
+from tera_serve.security.middleware import GuardMiddleware
 from tera_serve.service.loading import load_served_model
 from tera_serve.service.warmup import warm_up
 
 logger = logging.getLogger(__name__)
 
 
-async def load_models(context: ServerContext) -> None:
-    """Start every configured model, one after another; a failure marks only that model."""
-    for config in context.config.models:
+async def load_models(context: ServerContext, configs: Sequence[ModelConfig] | None = None) -> None:
+    """Start the configured models (or `configs`) one after another; a failure marks only
+    that model."""
+    for config in context.config.models if configs is None else configs:
         try:
             served = await asyncio.to_thread(load_served_model, config, context.engine_factory)
             if config.warmup:
@@ -62,7 +66,10 @@ def create_app(context: ServerContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.include_router(build_router())
-    # Starlette wraps in reverse order: the request id is set first, then the access log.
+    publish_request_schemas(app)
+    # Starlette wraps in reverse order: the request id is set first, then the access log,
+    # then keys and limits (whose clean-up runs when the whole response has ended).
+    app.add_middleware(GuardMiddleware, security=context.security, metrics=context.metrics)
     app.add_middleware(AccessLogMiddleware, metrics=context.metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
