@@ -19,6 +19,7 @@ from tera_serve.config import (
 from tera_serve.errors import ConfigError
 from tera_serve.logging_setup import configure_logging
 from tera_serve.runtime_env import is_cpu_build, prepare_vllm_environment
+from tera_serve.security.exposure import check_exposure
 
 logger = logging.getLogger("tera_serve")
 
@@ -31,6 +32,7 @@ _MODEL_FLAGS = frozenset(
         "chat_template",
         "hugging_face_id",
         "warmup",
+        "structured_output_backend",
     }
 )
 
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         ns = parser.parse_args(argv)
         config = resolve_config(ns)
+        check_exposure(config)
     except ConfigError as exc:
         print(f"tera-serve: {exc}", file=sys.stderr)
         return 2

@@ -33,6 +33,8 @@ class SamplingSpec:
     logit_bias: Mapping[int, float] | None = None
     skip_special_tokens: bool = True
     structured: StructuredConstraint | None = None
+    thinking_token_budget: int | None = None
+    """Reasoning models: after this many reasoning tokens the engine ends the reasoning."""
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,7 @@ def to_sampling_params(spec: SamplingSpec) -> SamplingParams:
         logit_bias=dict(spec.logit_bias) if spec.logit_bias else None,
         skip_special_tokens=spec.skip_special_tokens,
         structured_outputs=_structured_params(spec.structured) if spec.structured else None,
+        thinking_token_budget=spec.thinking_token_budget,
         output_kind=RequestOutputKind.DELTA,
     )
 

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from starlette.requests import ClientDisconnect
 
 from tera_serve.errors import (
+    ClientDisconnectedError,
     InvalidRequestError,
     PayloadTooLargeError,
+    ServerError,
     ServiceUnavailableError,
 )
 from tera_serve.http.context import ServerContext
+from tera_serve.http.openapi import json_body
 from tera_serve.http.streaming import folded_body, sse_body
 from tera_serve.http.validation import parse_json_body, validate_body
 from tera_serve.metrics import GenerationObserver, RequestRecord
 from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.protocol.completions import CompletionRequest
 from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
+from tera_serve.security.guard import RequestGuard
 from tera_serve.service.chat_output import ChatChunkEncoder, ChatFolder
 from tera_serve.service.chat_prepare import prepare_chat
 from tera_serve.service.completions import (
@@ -52,11 +58,14 @@ async def read_body(request: Request, context: ServerContext) -> dict[str, Any]:
         raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientDisconnectedError("The client left while sending the body.") from None
     return parse_json_body(b"".join(chunks), context.config.max_json_depth)
 
 
@@ -67,6 +76,32 @@ def check_accepting(context: ServerContext) -> None:
         )
 
 
+def guard_of(request: Request) -> RequestGuard:
+    """The request's key and limits (set by GuardMiddleware, which create_app installs)."""
+    guard = request.scope.get("state", {}).get("guard")
+    if not isinstance(guard, RequestGuard):
+        raise ServerError("The request guard is missing.", code="internal_error")
+    return guard
+
+
+async def admit(request: Request, context: ServerContext, model_id: str) -> ServedModel:
+    """Everything decided before tokenization: draining, the key's scope (403), the model
+    (404), then an admission slot (503), held until the response ends."""
+    check_accepting(context)
+    guard = guard_of(request)
+    guard.authorize_model(model_id, context.config.models)
+    served = context.registry.get(model_id)
+    model = served.config.served_id
+    started = time.perf_counter()
+    try:
+        await guard.admit(model)
+    except ServiceUnavailableError as exc:
+        context.metrics.rate_limited.labels(model, exc.code or "over_capacity").inc()
+        raise
+    context.metrics.queue_time.labels(model).observe(time.perf_counter() - started)
+    return served
+
+
 async def _respond(
     request: Request,
     context: ServerContext,
@@ -75,6 +110,7 @@ async def _respond(
     chat: bool,
 ) -> Response:
     timeout = context.config.request_timeout_s
+    guard_of(request).charge_prompt(prepared.prompt_tokens)
     observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
     if prepared.stream:
         encoder = ChatChunkEncoder(prepared) if chat else CompletionChunkEncoder(prepared)
@@ -103,37 +139,41 @@ def record_of(request: Request) -> RequestRecord:
 def build_router() -> APIRouter:
     router = APIRouter()
 
-    @router.post("/v1/chat/completions")
+    @router.post("/v1/chat/completions", openapi_extra=json_body(ChatCompletionRequest))
     async def chat_completions(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
         body = validate_body(ChatCompletionRequest, await read_body(request, context))
-        served = context.registry.get(body.model)
+        served = await admit(request, context, body.model)
         prepared = await prepare_chat(body, served, context.config, request.state.request_id)
         return await _respond(request, context, served, prepared, chat=True)
 
-    @router.post("/v1/completions")
+    @router.post("/v1/completions", openapi_extra=json_body(CompletionRequest))
     async def completions(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
         body = validate_body(CompletionRequest, await read_body(request, context))
-        served = context.registry.get(body.model)
+        served = await admit(request, context, body.model)
         prepared = await prepare_completion(body, served, context.config)
         return await _respond(request, context, served, prepared, chat=False)
 
     @router.get("/v1/models")
     async def list_models(request: Request) -> Response:
         context = context_of(request)
+        guard = guard_of(request)
         data = [
             model_card(served, model_id)
             for served in context.registry.ready_models()
             for model_id in served.config.all_ids
+            if guard.allows(model_id, context.config.models)
         ]
         return json_response({"object": "list", "data": data})
 
     @router.get("/v1/models/{model_id:path}")
     async def get_model(request: Request, model_id: str) -> Response:
-        served = context_of(request).registry.get(model_id)
+        context = context_of(request)
+        guard_of(request).authorize_model(model_id, context.config.models)
+        served = context.registry.get(model_id)
         return json_response(model_card(served, model_id))
 
     @router.get("/health")
@@ -159,21 +199,27 @@ def build_router() -> APIRouter:
         body = generate_latest(context.metrics.registry) + generate_latest(REGISTRY)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    @router.post("/tokenize")
+    @router.post("/tokenize", openapi_extra=json_body(TokenizeRequest))
     async def tokenize_route(request: Request) -> Response:
         context = context_of(request)
         body = validate_body(TokenizeRequest, await read_body(request, context))
-        served = context.registry.get(_model_or_default(body.model, context))
+        served = _scoped_model(request, context, body.model)
         return json_response(await tokenize(body, served))
 
-    @router.post("/detokenize")
+    @router.post("/detokenize", openapi_extra=json_body(DetokenizeRequest))
     async def detokenize_route(request: Request) -> Response:
         context = context_of(request)
         body = validate_body(DetokenizeRequest, await read_body(request, context))
-        served = context.registry.get(_model_or_default(body.model, context))
+        served = _scoped_model(request, context, body.model)
         return json_response(await detokenize(body, served))
 
     return router
+
+
+def _scoped_model(request: Request, context: ServerContext, model: str | None) -> ServedModel:
+    model_id = _model_or_default(model, context)
+    guard_of(request).authorize_model(model_id, context.config.models)
+    return context.registry.get(model_id)
 
 
 def _model_or_default(model: str | None, context: ServerContext) -> str:

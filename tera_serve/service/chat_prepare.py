@@ -38,7 +38,12 @@ async def prepare_chat(
             "A request-supplied `chat_template` is disabled on this server.",
             param="chat_template",
         )
-    prompt = await build_chat_prompt(request, served)
+    structured = response_format_constraint(request, served.config.structured_output_backend)
+    prompt = await build_chat_prompt(
+        request,
+        served,
+        open_reasoning=structured is not None or request.thinking_token_budget is not None,
+    )
     max_tokens = fit_max_tokens(
         request.requested_max_tokens(),
         prompt_tokens=len(prompt.token_ids),
@@ -46,7 +51,6 @@ async def prepare_chat(
         max_output_length=served.max_output_length,
         param="max_completion_tokens" if request.max_completion_tokens else "max_tokens",
     )
-    structured = response_format_constraint(request)
     logprobs: int | None = None
     if request.logprobs:
         logprobs = request.top_logprobs or 0
@@ -63,6 +67,7 @@ async def prepare_chat(
                 logprobs=logprobs,
                 logit_bias=bias,
                 defaults=served.sampling_defaults,
+                thinking_token_budget=thinking_budget(request, served),
                 stop_token_ids=prompt.stop_token_ids,
                 skip_special_tokens=prompt.skip_special_tokens and request.skip_special_tokens,
                 structured=structured,
@@ -102,6 +107,16 @@ async def prepare_chat(
         logprobs=request.logprobs,
         reasoning_fields=reasoning_fields(served, server),
     )
+
+
+def thinking_budget(request: ChatCompletionRequest, served: ServedModel) -> int | None:
+    if request.thinking_token_budget is None:
+        return None
+    if served.family.reasoning_parser is None:
+        raise InvalidRequestError(
+            "`thinking_token_budget` needs a reasoning model.", param="thinking_token_budget"
+        )
+    return request.thinking_token_budget
 
 
 def server_allows_request_templates(server: ServerConfig) -> bool:

@@ -27,6 +27,12 @@ class ChoiceEvent:
 def _finish_reason(engine_reason: str, parser: OutputParser) -> str:
     if engine_reason == "abort":
         raise ServerError("The engine aborted the request.", code="engine_abort")
+    if engine_reason == "error":
+        raise ServerError(
+            "The engine could not run this request (for example, its grammar did not compile "
+            "in time).",
+            code="engine_error",
+        )
     if parser.called_tools and engine_reason == "stop":
         return "tool_calls"
     return engine_reason

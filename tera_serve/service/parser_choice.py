@@ -24,8 +24,11 @@ def make_parser_factory(
     """A factory (one parser per choice). `tool_names` is empty when tools are off."""
     family = served.family
     if family.is_harmony or family.tool_call_parser == "openai":
-        # harmony: see harmony parser (tera_serve/parsing/harmony*.py, make_harmony_parser)
-        return PlainParser
+        # Imported here: the harmony library comes with vLLM, not with tera-serve itself.
+        from tera_serve.parsing.harmony import make_harmony_parser
+
+        harmony_tools = frozenset(tool_names) if family.tool_call_parser else frozenset()
+        return functools.partial(make_harmony_parser, harmony_tools, parallel_tool_calls)
     reasoning = family.reasoning_parser == "qwen3"
     tool_format = family.tool_call_parser if family.tool_call_parser in TOOL_FORMATS else None
     if not reasoning and (tool_format is None or not tool_names):

@@ -37,7 +37,13 @@ def template_kwargs(request: ChatCompletionRequest, served: ServedModel) -> dict
     return kwargs
 
 
-async def build_chat_prompt(request: ChatCompletionRequest, served: ServedModel) -> ChatPrompt:
+async def build_chat_prompt(
+    request: ChatCompletionRequest, served: ServedModel, *, open_reasoning: bool = False
+) -> ChatPrompt:
+    """Render the prompt. `open_reasoning`: a Qwen3 prompt whose template leaves the think
+    block to the model gets `<think>` appended, as Qwen3.5 templates do themselves, so the
+    engine knows reasoning is under way (a grammar then waits for `</think>`, and a thinking
+    budget counts from the first token)."""
     if served.family.is_harmony:
         from tera_serve.chat.harmony import render_harmony_prompt
 
@@ -57,9 +63,14 @@ async def build_chat_prompt(request: ChatCompletionRequest, served: ServedModel)
     thinking_disabled = reasoning and (
         tail.endswith(THINK_CLOSE) or kwargs.get("enable_thinking") is False
     )
+    text, token_ids = rendered.text, rendered.token_ids
+    if open_reasoning and reasoning and not thinking_open and not thinking_disabled:
+        opener = THINK_OPEN + "\n"
+        text, token_ids = text + opener, token_ids + served.renderer.encode(opener)
+        thinking_open = True
     return ChatPrompt(
-        text=rendered.text,
-        token_ids=rendered.token_ids,
+        text=text,
+        token_ids=token_ids,
         thinking_open=thinking_open and not thinking_disabled,
         thinking_disabled=thinking_disabled,
     )

@@ -73,6 +73,7 @@ def build_sampling_spec(
     skip_special_tokens: bool = True,
     structured: StructuredConstraint | None = None,
     defaults: Mapping[str, float] | None = None,
+    thinking_token_budget: int | None = None,
 ) -> SamplingSpec:
     """One choice's sampling settings; choice i of a seeded request uses seed + i.
 
@@ -105,4 +106,5 @@ def build_sampling_spec(
         logit_bias=logit_bias,
         skip_special_tokens=skip_special_tokens,
         structured=structured,
+        thinking_token_budget=thinking_token_budget,
     )

@@ -45,7 +45,26 @@ def check_json_schema(schema: Any, param: str) -> None:
         ) from exc
 
 
-def response_format_constraint(request: ChatCompletionRequest) -> StructuredConstraint | None:
+# Keywords a backend accepts but silently does not enforce (outlines compiles numbers to an
+# unbounded regex). Refusing them keeps the promise: an accepted schema is always honoured.
+_UNENFORCED_KEYWORDS = {
+    "outlines": ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"),
+}
+
+
+def check_backend_enforces(schema: Any, backend: str, param: str) -> None:
+    unenforced = keywords_used(schema, _UNENFORCED_KEYWORDS.get(backend, ()))
+    if unenforced:
+        raise InvalidRequestError(
+            f"The {backend} grammar backend cannot enforce {', '.join(unenforced)}; "
+            "remove the keyword or use a server running xgrammar or guidance.",
+            param=param,
+        )
+
+
+def response_format_constraint(
+    request: ChatCompletionRequest, backend: str
+) -> StructuredConstraint | None:
     fmt = request.response_format
     if fmt is None or fmt.type == "text":
         return None
@@ -57,7 +76,37 @@ def response_format_constraint(request: ChatCompletionRequest) -> StructuredCons
             "`response_format.json_schema.schema` is required.", param="response_format"
         )
     check_json_schema(schema, "response_format")
+    check_backend_enforces(schema, backend, "response_format")
     return StructuredConstraint(json_schema=schema)
+
+
+# Keywords each grammar backend is known to reject (vLLM's checks say only "unsupported").
+_UNSUPPORTED_KEYWORDS = {
+    "xgrammar": (
+        "multipleOf",
+        "uniqueItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "propertyNames",
+        "format",
+    ),
+    "guidance": ("patternProperties",),
+    "outlines": ("patternProperties", "propertyNames", "uniqueItems", "contains"),
+}
+
+
+def keywords_used(schema: Any, candidates: tuple[str, ...]) -> list[str]:
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.update(k for k in item if k in candidates)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(found)
 
 
 async def check_engine_accepts(
@@ -69,8 +118,12 @@ async def check_engine_accepts(
             asyncio.to_thread(served.engine.validate, request), VALIDATE_TIMEOUT_S
         )
     except EngineRequestError as exc:
+        constraint = request.sampling.structured
+        schema = constraint.json_schema if constraint else None
+        suspects = keywords_used(schema, _UNSUPPORTED_KEYWORDS.get(backend, ()))
+        hint = f" (keywords it may not support: {', '.join(suspects)})" if suspects else ""
         raise InvalidRequestError(
-            f"The {backend} grammar backend cannot use this schema: {exc}", param=param
+            f"The {backend} grammar backend cannot use this schema{hint}: {exc}", param=param
         ) from exc
     except TimeoutError as exc:
         raise InvalidRequestError(

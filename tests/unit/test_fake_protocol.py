@@ -6,7 +6,7 @@ from tests.support.fake_app import FAKE_MODEL_ID, fake_server
 
 
 async def test_non_stream_chat(smollm_dir):
-    async with fake_server(smollm_dir) as (client, engine, _):
+    async with fake_server(smollm_dir) as (client, _engine, _):
         r = await client.post(
             "/v1/chat/completions",
             json={"model": FAKE_MODEL_ID, "messages": [{"role": "user", "content": "hi"}]},

@@ -1,0 +1,228 @@
+"""Chat request → gpt-oss prompt, rendered by the harmony library (not a Jinja template).
+
+Layout of the rendered conversation:
+- system: model identity, knowledge cutoff, `Reasoning: <effort>`, the valid channels;
+- developer: the request's system/developer messages as instructions, and the tools as a
+  `functions` namespace (only when tools are offered and tool_choice is not "none");
+- the history: user messages; assistant reasoning (analysis), content (final, or a
+  commentary preamble before tool calls) and tool calls (commentary to `functions.NAME`,
+  `<|constrain|>json`); tool results from `functions.NAME` back to the assistant;
+- `<|start|>assistant`, for the model to complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from openai_harmony import (
+    Author,
+    Conversation,
+    DeveloperContent,
+    HarmonyEncodingName,
+    HarmonyError,
+    Message,
+    ReasoningEffort,
+    Role,
+    SystemContent,
+    ToolDescription,
+    load_harmony_encoding,
+)
+
+from tera_serve.errors import InvalidRequestError
+from tera_serve.protocol.chat import ChatCompletionRequest, ChatMessage, Tool
+from tera_serve.service.prompt import ChatPrompt
+from tera_serve.service.registry import ServedModel
+
+RENDER_TIMEOUT_S = 10.0
+DEFAULT_REASONING_EFFORT = "medium"
+_EFFORTS = {
+    "low": ReasoningEffort.LOW,
+    "medium": ReasoningEffort.MEDIUM,
+    "high": ReasoningEffort.HIGH,
+}
+FUNCTIONS_PREFIX = "functions."
+
+
+@functools.cache
+def harmony_encoding() -> Any:
+    """The gpt-oss encoding (o200k_base is built into oss-harmony: no network)."""
+    return load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
+
+
+def reasoning_effort(request: ChatCompletionRequest, served: ServedModel) -> str:
+    """The request's effort, else the server's configured default, else medium."""
+    if request.reasoning_effort is not None:
+        return request.reasoning_effort
+    configured = served.config.default_chat_template_kwargs.get("reasoning_effort")
+    if isinstance(configured, str) and configured.lower() in _EFFORTS:
+        return configured.lower()
+    return DEFAULT_REASONING_EFFORT
+
+
+def _system_message(effort: str) -> Message:
+    return Message.from_role_and_content(
+        Role.SYSTEM, SystemContent.new().with_reasoning_effort(_EFFORTS[effort])
+    )
+
+
+def _developer_message(instructions: str, tools: Sequence[Tool]) -> Message | None:
+    if not instructions and not tools:
+        return None
+    content = DeveloperContent.new()
+    if instructions:
+        content = content.with_instructions(instructions)
+    if tools:
+        content = content.with_function_tools(
+            [
+                ToolDescription.new(
+                    tool.function.name, tool.function.description or "", tool.function.parameters
+                )
+                for tool in tools
+            ]
+        )
+    return Message.from_role_and_content(Role.DEVELOPER, content)
+
+
+def _assistant(text: str, channel: str) -> Message:
+    return Message.from_role_and_content(Role.ASSISTANT, text).with_channel(channel)
+
+
+class _ToolNames:
+    """Maps tool results back to the function they answer (by id, name, or position)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, str] = {}
+        self._pending: list[str] = []
+        self._answered = 0
+
+    def called(self, message: ChatMessage) -> None:
+        self._pending = []
+        self._answered = 0
+        for call in message.tool_calls or []:
+            if call.id is not None:
+                self._by_id[call.id] = call.function.name
+            self._pending.append(call.function.name)
+
+    def resolve(self, message: ChatMessage, position: int) -> str:
+        name = self._by_id.get(message.tool_call_id or "") or message.name
+        if name is None and self._answered < len(self._pending):
+            name = self._pending[self._answered]
+        self._answered += 1
+        if name is None:
+            raise InvalidRequestError(
+                f"messages[{position}]: a tool message must answer an earlier assistant "
+                "tool call (its `tool_call_id` matches none).",
+                param="messages",
+            )
+        return name
+
+
+def _assistant_messages(message: ChatMessage) -> list[Message]:
+    out: list[Message] = []
+    reasoning = message.reasoning_content or message.reasoning
+    if reasoning:
+        out.append(_assistant(reasoning, "analysis"))
+    text = message.text()
+    if message.tool_calls:
+        if text:
+            # Text before tool calls is a preamble, which harmony puts on commentary.
+            out.append(_assistant(text, "commentary"))
+        out.extend(
+            _assistant(call.function.arguments, "commentary")
+            .with_recipient(FUNCTIONS_PREFIX + call.function.name)
+            .with_content_type("<|constrain|>json")
+            for call in message.tool_calls
+        )
+    elif text or not reasoning:
+        out.append(_assistant(text, "final"))
+    return out
+
+
+def history_messages(messages: Sequence[ChatMessage]) -> tuple[str, list[Message]]:
+    """The instructions (system/developer texts) and the harmony messages of the history."""
+    instructions: list[str] = []
+    out: list[Message] = []
+    names = _ToolNames()
+    for position, message in enumerate(messages):
+        if message.role in ("system", "developer"):
+            if message.text():
+                instructions.append(message.text())
+        elif message.role == "user":
+            out.append(Message.from_role_and_content(Role.USER, message.text()))
+        elif message.role == "assistant":
+            out.extend(_assistant_messages(message))
+            names.called(message)
+        else:
+            name = names.resolve(message, position)
+            out.append(
+                Message.from_author_and_content(
+                    Author.new(Role.TOOL, FUNCTIONS_PREFIX + name), message.text()
+                )
+                .with_channel("commentary")
+                .with_recipient("assistant")
+            )
+    return "\n\n".join(instructions), drop_answered_reasoning(out)
+
+
+def drop_answered_reasoning(messages: list[Message]) -> list[Message]:
+    """Drop analysis before the last final answer.
+
+    Harmony drops earlier chain of thought once the assistant answered on the final
+    channel; analysis after that answer (the current turn's tool-calling) stays. The library
+    does this only when the conversation ends with a final message, so do it here for
+    longer conversations too.
+    """
+    last_final = max(
+        (
+            i
+            for i, m in enumerate(messages)
+            if m.author.role == Role.ASSISTANT and m.channel == "final"
+        ),
+        default=-1,
+    )
+    return [m for i, m in enumerate(messages) if not (i < last_final and m.channel == "analysis")]
+
+
+def render_harmony_tokens(request: ChatCompletionRequest, served: ServedModel) -> list[int]:
+    """Blocking: the prompt token ids for `request` (assistant to complete)."""
+    with_tools = bool(request.tools) and request.tool_choice != "none"
+    instructions, history = history_messages(request.messages)
+    conversation: list[Message] = [_system_message(reasoning_effort(request, served))]
+    developer = _developer_message(instructions, (request.tools or []) if with_tools else [])
+    if developer is not None:
+        conversation.append(developer)
+    conversation.extend(history)
+    tokens: list[int] = harmony_encoding().render_conversation_for_completion(
+        Conversation.from_messages(conversation), Role.ASSISTANT
+    )
+    return tokens
+
+
+async def render_harmony_prompt(request: ChatCompletionRequest, served: ServedModel) -> ChatPrompt:
+    def work() -> ChatPrompt:
+        encoding = harmony_encoding()
+        try:
+            tokens = render_harmony_tokens(request, served)
+        except (HarmonyError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise InvalidRequestError(
+                f"These messages cannot be rendered in the harmony format: {exc}",
+                param="messages",
+            ) from exc
+        return ChatPrompt(
+            text=encoding.decode(tokens),
+            token_ids=tuple(tokens),
+            # <|return|> ends an answer, <|call|> a tool call (sorted: harmony's order varies).
+            stop_token_ids=tuple(sorted(encoding.stop_tokens_for_assistant_actions())),
+            skip_special_tokens=False,
+        )
+
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(work), RENDER_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise InvalidRequestError(
+            f"Rendering the harmony prompt took longer than {RENDER_TIMEOUT_S:g} s.",
+            param="messages",
+        ) from exc

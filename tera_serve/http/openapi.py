@@ -1,0 +1,79 @@
+"""/openapi.json for routes that read their own bodies.
+
+The POST routes parse raw bytes (for 413, nesting depth and 400-not-422), so FastAPI cannot
+see their request models. Each such route passes `openapi_extra=json_body(Model)`;
+`publish_request_schemas` then moves the schemas into `components` (where their `$ref`s
+point), documents the error shape on every operation, and drops FastAPI's 422, which this
+server never sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+_REF = "#/components/schemas/{model}"
+_NULLABLE_STRING = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": _NULLABLE_STRING,
+                "code": _NULLABLE_STRING,
+            },
+        }
+    },
+}
+_ERROR_RESPONSE = {
+    "description": "An error, in the contract's shape",
+    "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorResponse")}}},
+}
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` publishing `model` as a route's JSON request body."""
+    schema = model.model_json_schema(ref_template=_REF)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def publish_request_schemas(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        components: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        components["ErrorResponse"] = ERROR_SCHEMA
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict):
+                    continue
+                _hoist_body_schema(operation, components)
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses.setdefault("default", _ERROR_RESPONSE)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _hoist_body_schema(operation: dict[str, Any], components: dict[str, Any]) -> None:
+    media = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    schema = media.get("schema")
+    if not isinstance(schema, dict) or "$ref" in schema or "title" not in schema:
+        return
+    components.update(schema.pop("$defs", {}))
+    components[schema["title"]] = schema
+    media["schema"] = {"$ref": _REF.format(model=schema["title"])}

@@ -1,0 +1,51 @@
+"""Finding literal tags in streamed text without rescanning what was already consumed.
+
+Parsers keep only an unconsumed tail: the text after the last decision, which is at most a
+partial tag. Each search covers that tail plus the new delta, so cost per delta is flat.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NON_SPACE = re.compile(r"\S")
+
+
+class TagSet:
+    """A fixed set of tags to look for, with their proper prefixes precomputed."""
+
+    __slots__ = ("_longest", "_prefixes", "tags")
+
+    def __init__(self, tags: tuple[str, ...]) -> None:
+        self.tags = tags
+        self._longest = max(len(tag) for tag in tags)
+        self._prefixes = frozenset(tag[:n] for tag in tags for n in range(1, len(tag)))
+
+    def find(self, text: str, start: int = 0) -> tuple[int, str] | None:
+        """The earliest tag in `text[start:]` (the longest one on a tie) and its position."""
+        best: tuple[int, str] | None = None
+        for tag in self.tags:
+            at = text.find(tag, start)
+            if at == -1:
+                continue
+            if best is None or at < best[0] or (at == best[0] and len(tag) > len(best[1])):
+                best = (at, tag)
+        return best
+
+    def held_len(self, text: str, start: int = 0) -> int:
+        """Length of the longest suffix of `text[start:]` that could still become a tag."""
+        lowest = max(start, len(text) - self._longest + 1)
+        for at in range(lowest, len(text)):
+            if text[at:] in self._prefixes:
+                return len(text) - at
+        return 0
+
+    def is_prefix(self, text: str) -> bool:
+        """Whether `text` is a proper prefix of one of the tags."""
+        return text in self._prefixes
+
+
+def skip_space(text: str, start: int) -> int:
+    """Index of the first non-whitespace character at or after `start` (or len(text))."""
+    match = _NON_SPACE.search(text, start)
+    return match.start() if match else len(text)

@@ -1,0 +1,315 @@
+"""What the tag-delimited tool-call parsers (hermes, qwen3_coder) share.
+
+Both formats wrap each call in `<tool_call>...</tool_call>`. The base class handles the text
+around calls, call ids and indexes, botched calls and the one-call limit; a subclass reads
+the inside of a call. Every decision depends only on the text seen so far, never on where
+the deltas were cut, so a whole output and any re-chunking of it give the same message.
+
+A call is reported (index, id, name) as soon as its name is known to be an offered tool and
+its arguments begin; argument fragments then stream. Until that point a call that turns out
+botched (not the expected format, an unknown tool, the output ending) is given back as
+content, raw. After that point a call cannot be taken back from a stream: a later problem
+is logged and the call keeps the arguments it streamed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+import secrets
+import string
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
+from tera_serve.parsing.tags import TagSet
+
+logger = logging.getLogger(__name__)
+
+CALL_OPEN = "<tool_call>"
+CALL_CLOSE = "</tool_call>"
+_ID_ALPHABET = string.ascii_letters + string.digits
+_TEXT_TAGS = TagSet((CALL_OPEN,))
+_UNTIL_CLOSE = TagSet((CALL_CLOSE, CALL_OPEN))
+
+
+def new_tool_call_id() -> str:
+    return "call_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+
+
+class ContentSink:
+    """Content around tool calls. Whitespace that only separates text from a call is dropped."""
+
+    def __init__(self) -> None:
+        self._out: list[str] = []
+        self._space: list[str] = []  # trailing whitespace, held until we know what follows
+        self._after_call = False
+
+    def text(self, text: str) -> None:
+        body = text.rstrip()
+        trailing = text[len(body) :]
+        if not body:
+            if trailing and not self._after_call:
+                self._space.append(trailing)
+            return
+        if self._after_call:
+            body = body.lstrip()
+            self._after_call = False
+        elif self._space:
+            self._out.extend(self._space)
+            self._space.clear()
+        self._out.append(body)
+        if trailing:
+            self._space.append(trailing)
+
+    def begin_call(self) -> str:
+        """A call starts: drop the held whitespace (returned, in case the call is botched)."""
+        space = "".join(self._space)
+        self._space.clear()
+        return space
+
+    def end_call(self) -> None:
+        self._after_call = True
+
+    def flush(self) -> None:
+        self._out.extend(self._space)
+        self._space.clear()
+
+    def take(self) -> str:
+        text = "".join(self._out)
+        self._out.clear()
+        return text
+
+
+class _Mode(enum.Enum):
+    TEXT = "text"  # content, looking for <tool_call>
+    CALL = "call"  # inside a call; the subclass reads it
+    RAW = "raw"  # a botched call: its text is content up to </tool_call>
+    SKIP = "skip"  # a reported call went wrong: drop its text up to </tool_call>
+
+
+@dataclass
+class CallRecord:
+    lead_space: str
+    suppressed: bool
+    """Over the call limit (parallel_tool_calls=false): parsed to find its end, never shown."""
+    raw: list[str] = field(default_factory=list)
+    reported: bool = False
+    """Reported as a call, or given back as content: either way nothing is collected."""
+    index: int = -1
+    arguments: list[str] = field(default_factory=list)
+    botched: str | None = None
+    problem: str | None = None
+
+
+class TaggedToolParser(ABC):
+    """Content and tool calls out of the content part of a model's output."""
+
+    format_name = "tool"
+
+    def __init__(
+        self,
+        tool_names: Collection[str],
+        *,
+        max_calls: int | None = None,
+        new_call_id: Callable[[], str] = new_tool_call_id,
+    ) -> None:
+        self._tool_names = frozenset(tool_names)
+        self._max_calls = max_calls
+        self._new_call_id = new_call_id
+        self._mode = _Mode.TEXT
+        self._tail = ""
+        self._need_more = False
+        self._sink = ContentSink()
+        self._deltas: list[ToolCallDelta] = []
+        self._call: CallRecord | None = None
+        self._reported = 0
+
+    @property
+    def called_tools(self) -> bool:
+        return self._reported > 0
+
+    def feed_text(self, text: str) -> ParsedDelta:
+        buf = self._tail + text if self._tail else text
+        self._tail = ""
+        at = 0
+        while at < len(buf):
+            call = self._call if self._mode is _Mode.CALL else None
+            start = at
+            self._need_more = False
+            at = self._step(buf, at)
+            if call is not None and not call.reported:
+                call.raw.append(buf[start:at])
+                if call.botched is not None:
+                    self._flush_botched(call)
+            if self._need_more:
+                self._tail = buf[at:]
+                break
+        return self._take()
+
+    def finish(self) -> ParsedDelta:
+        tail, self._tail = self._tail, ""
+        call = self._call
+        if self._mode is _Mode.TEXT:
+            self._sink.text(tail)
+        elif call is not None and self._mode is _Mode.RAW:
+            if not call.suppressed:
+                self._sink.text(tail)
+        elif call is not None and self._mode is _Mode.CALL and not call.reported:
+            call.raw.append(tail)
+            call.botched = "the output ended inside it"
+            self._flush_botched(call)
+        elif call is not None:
+            if self._mode is _Mode.SKIP or not self._call_complete():
+                call.problem = call.problem or "the output ended inside it"
+            self._end_call()
+        self._sink.flush()
+        return self._take()
+
+    # -- for subclasses -------------------------------------------------------------------
+
+    @abstractmethod
+    def _start_call(self) -> None:
+        """Reset the per-call reading state."""
+
+    @abstractmethod
+    def _call_step(self, buf: str, at: int) -> int:
+        """Read the inside of a call from `buf[at:]`; return how far it consumed."""
+
+    def _call_complete(self) -> bool:
+        """Whether the call read so far is whole (only its closing tag missing)."""
+        return False
+
+    def _hold(self, at: int) -> int:
+        """Stop here: `buf[at:]` may be part of a tag; wait for more text."""
+        self._need_more = True
+        return at
+
+    def _current(self) -> CallRecord:
+        if self._call is None:  # only reachable through a bug in a subclass
+            raise RuntimeError("no tool call in progress")
+        return self._call
+
+    def _known_tool(self, name: str) -> bool:
+        return name in self._tool_names
+
+    def _report(self, name: str) -> None:
+        """The call is real: emit its index, id and name."""
+        call = self._current()
+        call.reported = True
+        call.raw.clear()
+        if call.suppressed:
+            return
+        call.index = self._reported
+        self._reported += 1
+        self._deltas.append(ToolCallDelta(index=call.index, id=self._new_call_id(), name=name))
+
+    def _arguments(self, fragment: str) -> None:
+        call = self._current()
+        if not fragment:
+            return
+        call.arguments.append(fragment)
+        if call.suppressed:
+            return
+        last = self._deltas[-1] if self._deltas else None
+        if last is not None and last.index == call.index:
+            # One delta per call per feed: fewer, larger fragments for the same arguments.
+            self._deltas[-1] = dataclasses.replace(last, arguments=last.arguments + fragment)
+        else:
+            self._deltas.append(ToolCallDelta(index=call.index, arguments=fragment))
+
+    def _fail(self, reason: str) -> None:
+        """The call is not in the expected format."""
+        call = self._current()
+        if call.reported:
+            call.problem = reason
+            self._mode = _Mode.SKIP
+        else:
+            call.botched = reason
+            self._mode = _Mode.RAW
+
+    def _end_call(self) -> None:
+        call = self._current()
+        self._call = None
+        self._mode = _Mode.TEXT
+        self._sink.end_call()
+        if call.suppressed:
+            logger.warning(
+                "%s: dropped a further tool call (parallel_tool_calls is false)", self.format_name
+            )
+            return
+        problem = call.problem
+        if problem is None:
+            try:
+                if not isinstance(json.loads("".join(call.arguments)), dict):
+                    problem = "its arguments are not a JSON object"
+            except ValueError:
+                problem = "its arguments are not valid JSON"
+        if problem is not None:
+            logger.warning(
+                "%s: tool call %d kept as streamed, but %s", self.format_name, call.index, problem
+            )
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _flush_botched(self, call: CallRecord) -> None:
+        if not call.suppressed:
+            logger.warning(
+                "%s: a <tool_call> block is not a valid call (%s); kept as content",
+                self.format_name,
+                call.botched,
+            )
+            self._sink.text(call.lead_space + CALL_OPEN + "".join(call.raw))
+        call.raw.clear()
+        call.reported = True  # nothing more to collect: its text now flows as content
+
+    def _step(self, buf: str, at: int) -> int:
+        if self._mode is _Mode.CALL:
+            return self._call_step(buf, at)
+        if self._mode is _Mode.TEXT:
+            return self._text_step(buf, at)
+        return self._until_close_step(buf, at)
+
+    def _text_step(self, buf: str, at: int) -> int:
+        found = _TEXT_TAGS.find(buf, at)
+        if found is None:
+            keep = _TEXT_TAGS.held_len(buf, at)
+            self._sink.text(buf[at : len(buf) - keep])
+            return self._hold(len(buf) - keep) if keep else len(buf)
+        start = found[0]
+        self._sink.text(buf[at:start])
+        limit = self._max_calls
+        self._call = CallRecord(
+            lead_space=self._sink.begin_call(),
+            suppressed=limit is not None and self._reported >= limit,
+        )
+        self._mode = _Mode.CALL
+        self._start_call()
+        return start + len(CALL_OPEN)
+
+    def _until_close_step(self, buf: str, at: int) -> int:
+        call = self._current()
+        shown = self._mode is _Mode.RAW and not call.suppressed
+        found = _UNTIL_CLOSE.find(buf, at)
+        if found is None:
+            keep = _UNTIL_CLOSE.held_len(buf, at)
+            if shown:
+                self._sink.text(buf[at : len(buf) - keep])
+            return self._hold(len(buf) - keep) if keep else len(buf)
+        start, tag = found
+        end = start + len(tag) if tag == CALL_CLOSE else start
+        if shown:
+            self._sink.text(buf[at:end])
+        if self._mode is _Mode.SKIP:
+            self._end_call()
+        else:
+            self._call = None
+            self._mode = _Mode.TEXT
+        return end
+
+    def _take(self) -> ParsedDelta:
+        deltas, self._deltas = self._deltas, []
+        return ParsedDelta(content=self._sink.take(), tool_calls=deltas)

@@ -1,0 +1,149 @@
+"""Per-key limits: requests per minute, tokens per minute, concurrent requests.
+
+Each check-and-record runs without an await in between, so on one event loop it is atomic.
+Windows slide over the last 60 s in bins of about a second, so memory per key stays bounded
+however fast requests arrive; an amount leaves the window at most a second late, never early.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tera_serve.errors import RateLimitError
+from tera_serve.security.keys import KeyRecord
+
+WINDOW_S = 60.0
+_BIN_S = 1.0
+
+
+@dataclass
+class _Bin:
+    first: float
+    last: float
+    amount: int
+
+
+@dataclass
+class SlidingWindow:
+    """The sum of amounts added over the last WINDOW_S seconds."""
+
+    _bins: deque[_Bin] = field(default_factory=deque)
+    _total: int = 0
+
+    def _prune(self, now: float) -> None:
+        while self._bins and self._bins[0].last + WINDOW_S <= now:
+            self._total -= self._bins.popleft().amount
+
+    def used(self, now: float) -> int:
+        self._prune(now)
+        return self._total
+
+    def add(self, now: float, amount: int) -> None:
+        self._prune(now)
+        if amount <= 0:
+            return
+        if self._bins and now - self._bins[-1].first < _BIN_S:
+            self._bins[-1].amount += amount
+            self._bins[-1].last = now
+        else:
+            self._bins.append(_Bin(now, now, amount))
+        self._total += amount
+
+    def seconds_until_below(self, limit: int, now: float) -> float:
+        """How long until the window holds less than `limit`."""
+        self._prune(now)
+        total = self._total
+        for item in self._bins:
+            if total < limit:
+                break
+            total -= item.amount
+            if total < limit:
+                return max(item.last + WINDOW_S - now, 0.0)
+        return 0.0
+
+    def seconds_until_empty(self, now: float) -> float:
+        self._prune(now)
+        return self._bins[-1].last + WINDOW_S - now if self._bins else 0.0
+
+
+@dataclass
+class KeyUsage:
+    requests: SlidingWindow = field(default_factory=SlidingWindow)
+    tokens: SlidingWindow = field(default_factory=SlidingWindow)
+    concurrent: int = 0
+
+
+def _seconds(value: float) -> str:
+    return f"{max(math.ceil(value), 0)}s"
+
+
+class RateLimiter:
+    """Usage per key name (a reloaded key keeps its usage; a revoked one is never asked for)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._usage: dict[str, KeyUsage] = {}
+
+    def _of(self, key: KeyRecord) -> KeyUsage:
+        usage = self._usage.get(key.name)
+        if usage is None:
+            usage = self._usage[key.name] = KeyUsage()
+        return usage
+
+    def admit(self, key: KeyRecord) -> None:
+        """Count one request, or raise a 429 with Retry-After; callers `release()` after."""
+        usage, now = self._of(key), self._clock()
+        refusal = self._refusal(key, usage, now)
+        if refusal is not None:
+            retry, code, what = refusal
+            headers = dict(self.headers(key))
+            headers["Retry-After"] = str(max(math.ceil(retry), 1))
+            raise RateLimitError(
+                f"Rate limit reached for key '{key.name}': {what}. "
+                f"Retry after {headers['Retry-After']} s.",
+                code=code,
+                headers=headers,
+            )
+        usage.requests.add(now, 1)
+        usage.concurrent += 1
+
+    @staticmethod
+    def _refusal(key: KeyRecord, usage: KeyUsage, now: float) -> tuple[float, str, str] | None:
+        """(seconds to wait, error code, the limit in words) for the first limit hit."""
+        if key.max_concurrency is not None and usage.concurrent >= key.max_concurrency:
+            return 1.0, "concurrency_limit_exceeded", f"{key.max_concurrency} concurrent requests"
+        if key.rpm is not None and usage.requests.used(now) >= key.rpm:
+            wait = usage.requests.seconds_until_below(key.rpm, now)
+            return wait, "rpm_limit_exceeded", f"{key.rpm} requests per minute"
+        if key.tpm is not None and usage.tokens.used(now) >= key.tpm:
+            wait = usage.tokens.seconds_until_below(key.tpm, now)
+            return wait, "tpm_limit_exceeded", f"{key.tpm} tokens per minute"
+        return None
+
+    def release(self, key: KeyRecord) -> None:
+        usage = self._of(key)
+        usage.concurrent = max(usage.concurrent - 1, 0)
+
+    def charge_tokens(self, key: KeyRecord, tokens: int) -> None:
+        self._of(key).tokens.add(self._clock(), tokens)
+
+    def headers(self, key: KeyRecord) -> list[tuple[str, str]]:
+        """`x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for the limits the key has."""
+        usage, now = self._of(key), self._clock()
+        out: list[tuple[str, str]] = []
+        for kind, limit, window in (
+            ("requests", key.rpm, usage.requests),
+            ("tokens", key.tpm, usage.tokens),
+        ):
+            if limit is None:
+                continue
+            out += [
+                (f"x-ratelimit-limit-{kind}", str(limit)),
+                (f"x-ratelimit-remaining-{kind}", str(max(limit - window.used(now), 0))),
+                (f"x-ratelimit-reset-{kind}", _seconds(window.seconds_until_empty(now))),
+            ]
+        return out

@@ -1,0 +1,79 @@
+"""uvicorn's h11 protocol with a time bound on request headers and contract-shaped 400s.
+
+uvicorn bounds idle keep-alive connections but not a client that connects and then sends
+its request head slowly (or never): such a connection would be held forever. Here a timer
+runs from the connection's start, and again from the first byte of each later request,
+until the head is complete. Request bodies are bounded in the ASGI layer (middleware.py).
+The size of the head is bounded by h11 (`h11_max_incomplete_event_size`), which is why
+tera-serve runs uvicorn's h11 protocol rather than httptools (which has no such bound).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import h11
+import orjson
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from tera_serve.errors import InvalidRequestError
+
+
+def guarded_h11_protocol(header_timeout_s: float, max_header_bytes: int) -> type[H11Protocol]:
+    """An H11Protocol class bound to these limits (uvicorn instantiates it per connection)."""
+
+    class GuardedH11Protocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.IDLE:
+                self._arm()  # part of a request head: the clock runs until it is complete
+            else:
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._header_timer is None and not self.transport.is_closing():
+                self._header_timer = self.loop.call_later(header_timeout_s, self._expire)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expire(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+        def send_400_response(self, msg: str) -> None:
+            error = InvalidRequestError(
+                f"Invalid HTTP request: malformed, or a request head over {max_header_bytes} "
+                "bytes.",
+                code="invalid_http_request",
+            )
+            body = orjson.dumps(error.to_body())
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            for event in (
+                h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+                h11.Data(data=body),
+                h11.EndOfMessage(),
+            ):
+                output = self.conn.send(event)
+                if output:
+                    self.transport.write(output)
+            self.transport.close()
+
+    return GuardedH11Protocol
