@@ -26,6 +26,8 @@ async def watch_engines(context: ServerContext, server: uvicorn.Server) -> None:
     """If an engine dies, /health turns 503 at once and the process exits non-zero."""
     while not server.should_exit:
         await asyncio.sleep(ENGINE_WATCH_INTERVAL_S)
+        if server.should_exit:
+            return  # shutting down: engines that close now are not a failure
         for served in context.registry.ready_models():
             if not served.engine.is_healthy():
                 logger.error(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from openai_harmony import (
     Author,
@@ -31,10 +31,15 @@ from openai_harmony import (
     load_harmony_encoding,
 )
 
+from tera_serve.chat.prompt_types import ChatPrompt
+from tera_serve.config import ModelConfig
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.chat import ChatCompletionRequest, ChatMessage, Tool
-from tera_serve.service.prompt import ChatPrompt
-from tera_serve.service.registry import ServedModel
+
+
+class _Served(Protocol):
+    config: ModelConfig
+
 
 RENDER_TIMEOUT_S = 10.0
 DEFAULT_REASONING_EFFORT = "medium"
@@ -52,10 +57,16 @@ def harmony_encoding() -> Any:
     return load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
 
 
-def reasoning_effort(request: ChatCompletionRequest, served: ServedModel) -> str:
+# OpenAI's "none" and "minimal" have no harmony level: "none" skips the analysis channel
+# (the prompt opens the final channel), "minimal" is the lowest harmony effort.
+_EFFORT_ALIASES = {"none": "low", "minimal": "low"}
+FINAL_CHANNEL_HEADER = "<|channel|>final<|message|>"
+
+
+def reasoning_effort(request: ChatCompletionRequest, served: _Served) -> str:
     """The request's effort, else the server's configured default, else medium."""
     if request.reasoning_effort is not None:
-        return request.reasoning_effort
+        return _EFFORT_ALIASES.get(request.reasoning_effort, request.reasoning_effort)
     configured = served.config.default_chat_template_kwargs.get("reasoning_effort")
     if isinstance(configured, str) and configured.lower() in _EFFORTS:
         return configured.lower()
@@ -186,7 +197,7 @@ def drop_answered_reasoning(messages: list[Message]) -> list[Message]:
     return [m for i, m in enumerate(messages) if not (i < last_final and m.channel == "analysis")]
 
 
-def render_harmony_tokens(request: ChatCompletionRequest, served: ServedModel) -> list[int]:
+def render_harmony_tokens(request: ChatCompletionRequest, served: _Served) -> list[int]:
     """Blocking: the prompt token ids for `request` (assistant to complete)."""
     with_tools = bool(request.tools) and request.tool_choice != "none"
     instructions, history = history_messages(request.messages)
@@ -201,7 +212,7 @@ def render_harmony_tokens(request: ChatCompletionRequest, served: ServedModel) -
     return tokens
 
 
-async def render_harmony_prompt(request: ChatCompletionRequest, served: ServedModel) -> ChatPrompt:
+async def render_harmony_prompt(request: ChatCompletionRequest, served: _Served) -> ChatPrompt:
     def work() -> ChatPrompt:
         encoding = harmony_encoding()
         try:
@@ -211,12 +222,17 @@ async def render_harmony_prompt(request: ChatCompletionRequest, served: ServedMo
                 f"These messages cannot be rendered in the harmony format: {exc}",
                 param="messages",
             ) from exc
+        prefix: tuple[int, ...] = ()
+        if request.reasoning_effort == "none":
+            prefix = tuple(encoding.encode(FINAL_CHANNEL_HEADER, allowed_special="all"))
         return ChatPrompt(
-            text=encoding.decode(tokens),
-            token_ids=tuple(tokens),
+            text=encoding.decode(tokens + list(prefix)),
+            token_ids=tuple(tokens) + prefix,
             # <|return|> ends an answer, <|call|> a tool call (sorted: harmony's order varies).
             stop_token_ids=tuple(sorted(encoding.stop_tokens_for_assistant_actions())),
             skip_special_tokens=False,
+            thinking_disabled=bool(prefix),
+            parser_prefix=prefix,
         )
 
     try:

@@ -95,6 +95,8 @@ class EngineInfo:
     quantization: str | None
     hf_config: Any
     """The model's transformers config (model_type, architectures, ...)."""
+    supports_thinking_budget: bool = False
+    """The engine can end reasoning after `thinking_token_budget` tokens."""
 
 
 class EngineDeadError(Exception):

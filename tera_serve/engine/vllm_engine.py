@@ -217,6 +217,10 @@ class VllmEngine:
             dtype=str(config.dtype).removeprefix("torch."),
             quantization=config.quantization,
             hf_config=config.hf_config,
+            supports_thinking_budget=bool(
+                engine.vllm_config.reasoning_config is not None
+                and engine.vllm_config.reasoning_config.enabled
+            ),
         )
         return cls(engine, info)
 
@@ -248,6 +252,8 @@ class VllmEngine:
                     )
         except VllmEngineDeadError as exc:
             raise EngineDeadError(str(exc)) from exc
+        except VLLMValidationError as exc:
+            raise EngineRequestError(str(exc)) from exc
         finally:
             if not finished:
                 # Cancellation (client gone, timeout) arrives here: free the engine slot.

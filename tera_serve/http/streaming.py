@@ -14,8 +14,14 @@ from typing import Any, Protocol
 
 from starlette.requests import Request
 
-from tera_serve.engine.base import Engine, EngineDeadError
-from tera_serve.errors import ClientDisconnectedError, RequestTimeoutError, ServerError, TeraError
+from tera_serve.engine.base import Engine, EngineDeadError, EngineRequestError
+from tera_serve.errors import (
+    ClientDisconnectedError,
+    InvalidRequestError,
+    RequestTimeoutError,
+    ServerError,
+    TeraError,
+)
 from tera_serve.http.errors import sse_error_frame
 from tera_serve.metrics import GenerationObserver
 from tera_serve.service.chat_output import DONE_FRAME, UsageCounter
@@ -42,6 +48,8 @@ class Folder(Protocol):
 def as_tera_error(exc: BaseException) -> TeraError:
     if isinstance(exc, TeraError):
         return exc
+    if isinstance(exc, EngineRequestError):
+        return InvalidRequestError(f"The engine refused this request: {exc}")
     if isinstance(exc, EngineDeadError):
         return ServerError(
             "The inference engine stopped; the server is restarting.", code="engine_dead"
@@ -77,7 +85,7 @@ async def sse_body(
         raise
     except Exception as exc:
         outcome = "error"
-        if not isinstance(exc, TeraError):
+        if not isinstance(exc, TeraError | EngineRequestError):
             logger.exception("stream %s failed", prepared.request_id)
         yield sse_error_frame(as_tera_error(exc))
     finally:
@@ -125,6 +133,8 @@ async def folded_body(
             try:
                 body = work.result()
             except Exception as exc:
+                if not isinstance(exc, TeraError | EngineRequestError):
+                    logger.exception("request %s failed", prepared.request_id)
                 raise as_tera_error(exc) from exc
             outcome = "ok"
             return body

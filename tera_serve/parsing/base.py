@@ -6,8 +6,17 @@ their text) once. Its cost per delta is independent of how much output came befo
 
 from __future__ import annotations
 
+import secrets
+import string
 from dataclasses import dataclass, field
 from typing import Protocol
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_tool_call_id() -> str:
+    """`call_` and 24 random letters and digits, as OpenAI's ids look."""
+    return "call_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
 
 
 @dataclass(frozen=True)

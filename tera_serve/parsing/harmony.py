@@ -15,8 +15,7 @@ import codecs
 import functools
 import logging
 import re
-import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -28,7 +27,7 @@ from openai_harmony import (
     load_harmony_encoding,
 )
 
-from tera_serve.parsing.base import OutputParser, ParsedDelta, ToolCallDelta
+from tera_serve.parsing.base import OutputParser, ParsedDelta, ToolCallDelta, new_tool_call_id
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +70,6 @@ def _special_ids() -> _SpecialIds:
     )
 
 
-def random_call_id() -> str:
-    return "call_" + secrets.token_hex(12)
-
-
 def _drop_channel_recipient(header: str) -> str:
     """`assistant to=X<|channel|>commentary to=X <|constrain|>json` → keep one recipient.
 
@@ -100,7 +95,8 @@ class HarmonyParser:
         tool_names: frozenset[str],
         parallel_tool_calls: bool,
         *,
-        new_call_id: Callable[[], str] = random_call_id,
+        new_call_id: Callable[[], str] = new_tool_call_id,
+        prefix: Sequence[int] = (),
     ) -> None:
         self._enc = harmony_encoding()
         self._ids = _special_ids()
@@ -122,6 +118,9 @@ class HarmonyParser:
         self._any_message = False
         self._fallen_back = False
         self._done = False
+        if prefix:
+            # Header tokens the prompt already holds (e.g. the final channel's opening).
+            self.feed(list(prefix), "")
 
     @property
     def reasoning_tokens(self) -> int:
@@ -288,7 +287,8 @@ def make_harmony_parser(
     tool_names: frozenset[str],
     parallel_tool_calls: bool,
     *,
-    new_call_id: Callable[[], str] = random_call_id,
+    new_call_id: Callable[[], str] = new_tool_call_id,
+    prefix: Sequence[int] = (),
 ) -> OutputParser:
     """A parser for one choice.
 
@@ -296,4 +296,4 @@ def make_harmony_parser(
     text. A call to a name not offered is still a call, as the model wrote it.
     `parallel_tool_calls=False` keeps only the first call.
     """
-    return HarmonyParser(tool_names, parallel_tool_calls, new_call_id=new_call_id)
+    return HarmonyParser(tool_names, parallel_tool_calls, new_call_id=new_call_id, prefix=prefix)

@@ -25,14 +25,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tera_serve.parsing.base import new_tool_call_id
 from tera_serve.parsing.param_types import convert_parameter, is_string_type, parameter_type
 from tera_serve.parsing.tags import TagSet, skip_space
-from tera_serve.parsing.tool_base import (
-    CALL_CLOSE,
-    CALL_OPEN,
-    TaggedToolParser,
-    new_tool_call_id,
-)
+from tera_serve.parsing.tool_base import CALL_CLOSE, CALL_OPEN, TaggedToolParser
 
 FUNCTION_OPEN = "<function="
 FUNCTION_CLOSE = "</function>"

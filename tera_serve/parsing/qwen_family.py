@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from tera_serve.parsing.base import ParsedDelta
+from tera_serve.parsing.base import ParsedDelta, new_tool_call_id
 from tera_serve.parsing.hermes import HermesToolParser
 from tera_serve.parsing.qwen3_coder import Qwen3CoderToolParser
 from tera_serve.parsing.qwen3_reasoning import Qwen3ReasoningSplitter, ThinkTokenIds
-from tera_serve.parsing.tool_base import TaggedToolParser, new_tool_call_id
+from tera_serve.parsing.tool_base import TaggedToolParser
 
 TOOL_FORMATS = ("hermes", "qwen3_coder")
 

@@ -18,26 +18,19 @@ import dataclasses
 import enum
 import json
 import logging
-import secrets
-import string
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
+from tera_serve.parsing.base import ParsedDelta, ToolCallDelta, new_tool_call_id
 from tera_serve.parsing.tags import TagSet
 
 logger = logging.getLogger(__name__)
 
 CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
-_ID_ALPHABET = string.ascii_letters + string.digits
 _TEXT_TAGS = TagSet((CALL_OPEN,))
 _UNTIL_CLOSE = TagSet((CALL_CLOSE, CALL_OPEN))
-
-
-def new_tool_call_id() -> str:
-    return "call_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
 
 
 class ContentSink:

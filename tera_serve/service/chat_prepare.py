@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from tera_serve.config import ServerConfig
 from tera_serve.engine.base import EngineRequest
 from tera_serve.errors import InvalidRequestError
+from tera_serve.parsing.base import OutputParser
+from tera_serve.parsing.forced_tools import ForcedToolCallParser
 from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.service.limits import check_chat_bounds
 from tera_serve.service.parser_choice import make_parser_factory
@@ -15,6 +19,7 @@ from tera_serve.service.prompt import build_chat_prompt
 from tera_serve.service.registry import ServedModel
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
 from tera_serve.service.structured import check_engine_accepts, response_format_constraint
+from tera_serve.service.tool_choice import forced_tools
 
 
 def reasoning_fields(served: ServedModel, server: ServerConfig) -> tuple[str, ...]:
@@ -38,7 +43,9 @@ async def prepare_chat(
             "A request-supplied `chat_template` is disabled on this server.",
             param="chat_template",
         )
-    structured = response_format_constraint(request, served.config.structured_output_backend)
+    backend = served.config.structured_output_backend
+    forced = forced_tools(request, backend)
+    structured = forced.constraint if forced else response_format_constraint(request, backend)
     prompt = await build_chat_prompt(
         request,
         served,
@@ -77,17 +84,22 @@ async def prepare_chat(
         for index in range(request.n)
     )
     if structured is not None:
-        await check_engine_accepts(
-            served,
-            engine_requests[0],
-            "response_format",
-            served.config.structured_output_backend,
-        )
+        param = "tools" if forced else "response_format"
+        await check_engine_accepts(served, engine_requests[0], param, backend)
     tool_names: tuple[str, ...] = ()
     tools_schema: dict[str, Any] = {}
-    if request.tools and request.tool_choice != "none":
+    if request.tools and request.tool_choice != "none" and forced is None:
         tool_names = tuple(tool.function.name for tool in request.tools)
         tools_schema = {t.function.name: t.function.parameters or {} for t in request.tools}
+    make_parser = make_parser_factory(
+        served,
+        prompt=prompt,
+        tool_names=tool_names,
+        tool_schemas=tools_schema,
+        parallel_tool_calls=request.parallel_tool_calls,
+    )
+    if forced is not None:
+        make_parser = functools.partial(forced_parser, make_parser, forced.function_name)
     return PreparedGeneration(
         request_id=request_id,
         response_id=f"chatcmpl-{request_id}",
@@ -95,13 +107,7 @@ async def prepare_chat(
         created=PreparedGeneration.now(),
         prompt_tokens=len(prompt.token_ids),
         engine_requests=engine_requests,
-        make_parser=make_parser_factory(
-            served,
-            prompt=prompt,
-            tool_names=tool_names,
-            tool_schemas=tools_schema,
-            parallel_tool_calls=request.parallel_tool_calls,
-        ),
+        make_parser=make_parser,
         stream=request.stream,
         include_usage=bool(request.stream_options and request.stream_options.include_usage),
         logprobs=request.logprobs,
@@ -109,12 +115,19 @@ async def prepare_chat(
     )
 
 
+def forced_parser(
+    make_inner: Callable[[], OutputParser], function_name: str | None
+) -> OutputParser:
+    return ForcedToolCallParser(make_inner(), function_name)
+
+
 def thinking_budget(request: ChatCompletionRequest, served: ServedModel) -> int | None:
     if request.thinking_token_budget is None:
         return None
-    if served.family.reasoning_parser is None:
+    if served.family.reasoning_parser is None or not served.engine.info.supports_thinking_budget:
         raise InvalidRequestError(
-            "`thinking_token_budget` needs a reasoning model.", param="thinking_token_budget"
+            "`thinking_token_budget` is not supported by this model.",
+            param="thinking_token_budget",
         )
     return request.thinking_token_budget
 

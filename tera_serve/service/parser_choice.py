@@ -6,10 +6,10 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tera_serve.chat.prompt_types import ChatPrompt
 from tera_serve.parsing.base import OutputParser, PlainParser
 from tera_serve.parsing.qwen3_reasoning import ThinkTokenIds
 from tera_serve.parsing.qwen_family import TOOL_FORMATS, make_qwen_parser
-from tera_serve.service.prompt import ChatPrompt
 from tera_serve.service.registry import ServedModel
 
 
@@ -28,7 +28,9 @@ def make_parser_factory(
         from tera_serve.parsing.harmony import make_harmony_parser
 
         harmony_tools = frozenset(tool_names) if family.tool_call_parser else frozenset()
-        return functools.partial(make_harmony_parser, harmony_tools, parallel_tool_calls)
+        return functools.partial(
+            make_harmony_parser, harmony_tools, parallel_tool_calls, prefix=prompt.parser_prefix
+        )
     reasoning = family.reasoning_parser == "qwen3"
     tool_format = family.tool_call_parser if family.tool_call_parser in TOOL_FORMATS else None
     if not reasoning and (tool_format is None or not tool_names):

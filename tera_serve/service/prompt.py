@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from tera_serve.chat.prompt_types import THINK_CLOSE, THINK_OPEN, ChatPrompt
 from tera_serve.chat.template import message_to_template_dict, tools_to_template_list
 from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.service.registry import ServedModel
-
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
-
-
-@dataclass(frozen=True)
-class ChatPrompt:
-    text: str
-    token_ids: tuple[int, ...]
-    stop_token_ids: tuple[int, ...] = ()
-    skip_special_tokens: bool = True
-    thinking_open: bool = False
-    """The prompt already opened a reasoning block (`<think>` at its end)."""
-    thinking_disabled: bool = False
-    """The prompt closed or disabled reasoning, so the output starts with content."""
-
-    @property
-    def reasoning_ended(self) -> bool:
-        return self.thinking_disabled
 
 
 def template_kwargs(request: ChatCompletionRequest, served: ServedModel) -> dict[str, Any]:
     kwargs: dict[str, Any] = dict(served.config.default_chat_template_kwargs)
     if request.reasoning_effort is not None:
         kwargs["reasoning_effort"] = request.reasoning_effort
+        if request.reasoning_effort == "none":
+            # Qwen3 templates' switch for "answer without thinking".
+            kwargs["enable_thinking"] = False
     kwargs.update(request.chat_template_kwargs or {})
     return kwargs
 

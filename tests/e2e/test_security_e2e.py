@@ -112,7 +112,7 @@ def test_rpm_five_of_eight(secured: tuple[LiveServer, Any]) -> None:
 
 def test_admission_ten_simultaneous(secured: tuple[LiveServer, Any]) -> None:
     server, (_, secrets) = secured
-    body = {**CHAT, "max_tokens": 96, "ignore_eos": True}
+    body = {**CHAT, "max_tokens": 192, "ignore_eos": True}
     statuses: list[int] = []
     ready = threading.Barrier(10)
 

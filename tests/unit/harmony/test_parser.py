@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tera_serve.chat.family import ModelFamily
+from tera_serve.chat.prompt_types import ChatPrompt
 from tera_serve.parsing.harmony import HarmonyParser
 from tera_serve.service.parser_choice import make_parser_factory
-from tera_serve.service.prompt import ChatPrompt
 from tests.unit.harmony.outputs import (
     CALL,
     RETURN,

@@ -7,13 +7,13 @@ from typing import Any, cast
 import pytest
 
 from tera_serve.chat.family import ModelFamily
+from tera_serve.chat.prompt_types import ChatPrompt
 from tera_serve.chat.template import ChatTemplateRenderer
 from tera_serve.config import ModelConfig
 from tera_serve.engine.base import Engine
 from tera_serve.parsing.base import PlainParser
 from tera_serve.parsing.qwen_family import QwenFamilyParser, make_qwen_parser
 from tera_serve.service.parser_choice import make_parser_factory
-from tera_serve.service.prompt import ChatPrompt
 from tera_serve.service.registry import ServedModel
 from tests.fixtures.qwen3 import qwen3_tokenizer
 from tests.unit.parsing.cases import SCHEMAS

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from tera_serve.parsing.base import ParsedDelta
+from tera_serve.parsing.base import ParsedDelta, new_tool_call_id
 from tera_serve.parsing.hermes import HermesToolParser
 from tera_serve.parsing.qwen3_coder import Qwen3CoderToolParser
 from tera_serve.parsing.qwen_family import make_qwen_parser, make_tool_parser
-from tera_serve.parsing.tool_base import ContentSink, TaggedToolParser, new_tool_call_id
+from tera_serve.parsing.tool_base import ContentSink, TaggedToolParser
 from tests.unit.parsing.cases import SCHEMAS
 
 
