@@ -55,7 +55,7 @@ async def prepare_chat(
         request.requested_max_tokens(),
         prompt_tokens=len(prompt.token_ids),
         context_length=served.context_length,
-        max_output_length=served.max_output_length,
+        max_output_length=served.config.max_output_length,
         param="max_completion_tokens" if request.max_completion_tokens else "max_tokens",
     )
     logprobs: int | None = None

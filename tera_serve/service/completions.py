@@ -65,7 +65,7 @@ async def prepare_completion(
             request.max_tokens if request.max_tokens is not None else 16,
             prompt_tokens=len(prompt_ids),
             context_length=served.context_length,
-            max_output_length=served.max_output_length,
+            max_output_length=served.config.max_output_length,
             prompt_param="prompt",
         )
         for i in range(request.n):

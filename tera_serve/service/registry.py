@@ -42,6 +42,8 @@ class ServedModel:
 
     @property
     def max_output_length(self) -> int:
+        """What /v1/models advertises: no answer can be longer than the context. Requests are
+        checked against the configured cap and then clamped to the context they leave."""
         return min(self.config.max_output_length, self.context_length)
 
 
