@@ -94,6 +94,38 @@ def _scenarios(tokenizer: Any) -> dict[str, tuple[Callable[[], Any], tuple[str, 
     }
 
 
+def _harmony_stream(total: int) -> list[Feed]:
+    """A gpt-oss answer: `total` tokens of analysis, then a short final answer."""
+    from tera_serve.chat.harmony import harmony_encoding
+
+    enc = harmony_encoding()
+
+    def tokens(text: str) -> list[int]:
+        return list(enc.encode(text, allowed_special="all"))
+
+    head = tokens("<|channel|>analysis<|message|>")
+    tail = tokens("<|end|><|start|>assistant<|channel|>final<|message|>Done.<|return|>")
+    body = tokens(PARAGRAPH)
+    middle: list[int] = []
+    while len(head) + len(middle) + len(tail) < total:
+        middle.extend(body)
+    middle = middle[: max(0, total - len(head) - len(tail))]
+    return [([t], "") for t in head + middle + tail]
+
+
+def _harmony_row() -> tuple[str, float, float, float, float]:
+    from tera_serve.parsing.harmony import make_harmony_parser
+
+    def make() -> Any:
+        return make_harmony_parser(frozenset(), True)
+
+    costs = [_us_per_token(make, _harmony_stream(length)) for length in LENGTHS]
+    peak = _peak_kib(make, _harmony_stream(LENGTHS[-1]))
+    label = "harmony (analysis, then final)"
+    print(f"{label:36s} {costs[0]:7.2f} µs/token @100  {costs[1]:7.2f} µs/token @10k")
+    return (label, costs[0], costs[1], costs[1] / costs[0], peak)
+
+
 def _run(make: Callable[[], Any], feeds: list[Feed]) -> None:
     parser = make()
     for token_ids, text in feeds:
@@ -134,6 +166,7 @@ def main() -> None:
         peak = _peak_kib(make, _stream(tokenizer, prefix, suffix, LENGTHS[-1]))
         rows.append((label, *costs, costs[1] / costs[0], peak))
         print(f"{label:36s} {costs[0]:7.2f} µs/token @100  {costs[1]:7.2f} µs/token @10k")
+    rows.append(_harmony_row())
     header = (
         "| parser (fed one token at a time) | µs/token, 100 tokens | µs/token, 10,000 tokens "
         "| ratio | peak KiB while parsing 10,000 |\n|---|---:|---:|---:|---:|\n"
@@ -146,8 +179,9 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         "# Output parser cost per token\n\n"
-        "`benchmarks/parser_cost.py`: realistic Qwen3 outputs (real tokenizer), fed one token "
-        "per delta. A flat cost (ratio near 1) means no rescanning as the output grows. "
+        "`benchmarks/parser_cost.py`: realistic Qwen3 outputs (real tokenizer) and a gpt-oss "
+        "harmony answer (real harmony vocabulary), fed one token per delta. A flat cost "
+        "(ratio near 1) means no rescanning as the output grows. "
         "Peak memory counts what the parser allocates while parsing (outputs discarded).\n\n"
         f"Machine: {machine}; a shared 2-core development box, so absolute numbers are noisy.\n\n"
         + header
