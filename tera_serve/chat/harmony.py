@@ -12,7 +12,6 @@ Layout of the rendered conversation:
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -32,6 +31,7 @@ from openai_harmony import (
 )
 
 from tera_serve.chat.prompt_types import ChatPrompt
+from tera_serve.chat.template import render_bounded
 from tera_serve.config import ModelConfig
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.chat import ChatCompletionRequest, ChatMessage, Tool
@@ -41,7 +41,6 @@ class _Served(Protocol):
     config: ModelConfig
 
 
-RENDER_TIMEOUT_S = 10.0
 DEFAULT_REASONING_EFFORT = "medium"
 _EFFORTS = {
     "low": ReasoningEffort.LOW,
@@ -235,10 +234,4 @@ async def render_harmony_prompt(request: ChatCompletionRequest, served: _Served)
             parser_prefix=prefix,
         )
 
-    try:
-        return await asyncio.wait_for(asyncio.to_thread(work), RENDER_TIMEOUT_S)
-    except TimeoutError as exc:
-        raise InvalidRequestError(
-            f"Rendering the harmony prompt took longer than {RENDER_TIMEOUT_S:g} s.",
-            param="messages",
-        ) from exc
+    return await render_bounded(work, "the harmony prompt")

@@ -8,14 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.chat import ChatMessage, Tool
 
 RENDER_TIMEOUT_S = 10.0
+
+
+ResultT = TypeVar("ResultT")
+
+
+async def render_bounded(work: Callable[[], ResultT], what: str) -> ResultT:
+    """Run blocking prompt rendering in a worker thread, giving up after RENDER_TIMEOUT_S.
+
+    A thread cannot be killed, but the request stops waiting and the event loop never
+    blocks; the bounds on request size keep a render from running long in practice.
+    """
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(work), RENDER_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise InvalidRequestError(
+            f"Rendering {what} took longer than {RENDER_TIMEOUT_S:g} s.", param="messages"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -129,10 +146,4 @@ class ChatTemplateRenderer:
             )
             return RenderedPrompt(text=text, token_ids=self.encode(text))
 
-        try:
-            return await asyncio.wait_for(asyncio.to_thread(work), RENDER_TIMEOUT_S)
-        except TimeoutError as exc:
-            raise InvalidRequestError(
-                f"Rendering the chat template took longer than {RENDER_TIMEOUT_S:g} s.",
-                param="messages",
-            ) from exc
+        return await render_bounded(work, "the chat template")
