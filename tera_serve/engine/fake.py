@@ -2,17 +2,26 @@
 
 It never replaces the real engine in an end-to-end test. It behaves like one where the
 protocol can see it: deltas per step, `length` at max_tokens, aborts that free the slot.
+
+By default each step re-decodes the whole output so far (exact text, as vLLM's incremental
+detokenizer gives, but O(n²)). `per_token_text=True` is the benchmark mode: each token's
+text is decoded once and cached, so the engine costs almost nothing per step and a
+benchmark measures the frontend alone; `step_wait` replaces the per-stream delay with a
+shared step clock (every stream gets its next token at the same moment, as in a batched
+engine step) and `on_delta` lets it time each token.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from tera_serve.engine.base import EngineDelta, EngineInfo, EngineRequest
 
 Script = Callable[[EngineRequest], Sequence[int]]
+DeltaHook = Callable[[str, EngineDelta], None]
+"""Called with (request_id, delta) just before each delta is yielded (benchmark timing)."""
 
 
 class FakeEngine:
@@ -28,14 +37,25 @@ class FakeEngine:
         step_delay_s: float = 0.0,
         eos_token_id: int | None = None,
         model_path: str = "fake",
+        per_token_text: bool = False,
+        on_delta: DeltaHook | None = None,
+        keep_requests: bool = True,
+        step_wait: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._tokenizer = tokenizer
+        self._per_token_text = per_token_text
+        self._token_texts: dict[int, str] = {}
+        self._on_delta = on_delta
+        self._keep_requests = keep_requests
+        self._step_wait = step_wait
         self._script = script
-        self._delay = step_delay_s
+        self.step_delay_s = step_delay_s
+        """Seconds between steps (0: yield to the event loop only); may change any time."""
         self._eos = eos_token_id
         self._running: set[str] = set()
         self._healthy = True
         self.requests: list[EngineRequest] = []
+        """Every request seen (unless `keep_requests` is off, for long benchmark runs)."""
         self.info = EngineInfo(
             model_path=model_path,
             max_model_len=max_model_len,
@@ -49,7 +69,8 @@ class FakeEngine:
             from tera_serve.engine.base import EngineDeadError
 
             raise EngineDeadError("fake engine marked dead")
-        self.requests.append(request)
+        if self._keep_requests:
+            self.requests.append(request)
         self._running.add(request.request_id)
         tokens = list(self._script(request))
         limit = request.sampling.max_tokens
@@ -57,25 +78,42 @@ class FakeEngine:
         previous_text = ""
         try:
             for position, token in enumerate(tokens):
-                if self._delay:
-                    await asyncio.sleep(self._delay)
+                if self._step_wait is not None:
+                    await self._step_wait()
+                elif self.step_delay_s:
+                    await asyncio.sleep(self.step_delay_s)
                 else:
                     await asyncio.sleep(0)
                 is_eos = token == self._eos and not request.sampling.ignore_eos
                 emitted.append(token)
-                text = "" if is_eos else self._tokenizer.decode(emitted, skip_special_tokens=False)
-                delta_text = text[len(previous_text) :] if not is_eos else ""
-                previous_text = text or previous_text
+                if is_eos:
+                    delta_text = ""
+                elif self._per_token_text:
+                    delta_text = self._token_text(token)
+                else:
+                    text = self._tokenizer.decode(emitted, skip_special_tokens=False)
+                    delta_text = text[len(previous_text) :]
+                    previous_text = text or previous_text
                 last = is_eos or len(emitted) >= limit or position == len(tokens) - 1
                 finish = None
                 if last:
                     finish = "stop" if (is_eos or len(emitted) < limit) else "length"
-                yield EngineDelta(token_ids=[token], text=delta_text, finish_reason=finish)
+                delta = EngineDelta(token_ids=[token], text=delta_text, finish_reason=finish)
+                if self._on_delta is not None:
+                    self._on_delta(request.request_id, delta)
+                yield delta
                 if last:
                     return
             yield EngineDelta(token_ids=[], text="", finish_reason="stop")
         finally:
             self._running.discard(request.request_id)
+
+    def _token_text(self, token: int) -> str:
+        text = self._token_texts.get(token)
+        if text is None:
+            text = self._tokenizer.decode([token], skip_special_tokens=False)
+            self._token_texts[token] = text
+        return text
 
     def validate(self, request: EngineRequest) -> None:
         """The fake accepts every request."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from fastapi import FastAPI
 
@@ -17,11 +17,17 @@ from tera_serve.http.errors import install_error_handlers
 from tera_serve.http.openapi import publish_request_schemas
 from tera_serve.http.request_id import RequestIdMiddleware
 from tera_serve.http.routes import build_router
+from tera_serve.security.admission import ModelGate
 from tera_serve.security.middleware import GuardMiddleware
 from tera_serve.service.loading import load_served_model
 from tera_serve.service.warmup import warm_up
 
 logger = logging.getLogger(__name__)
+
+
+def queue_length(gate: ModelGate) -> Callable[[], float]:
+    """Read by Prometheus at scrape time: requests waiting for this model's slots."""
+    return lambda: gate.queued
 
 
 async def load_models(context: ServerContext, configs: Sequence[ModelConfig] | None = None) -> None:
@@ -36,6 +42,8 @@ async def load_models(context: ServerContext, configs: Sequence[ModelConfig] | N
             logger.exception("model %s failed to load", config.served_id)
             context.registry.set_failed(config, str(exc))
             continue
+        gate = context.security.admission.gate(config.served_id)
+        context.metrics.waiting.labels(config.served_id).set_function(queue_length(gate))
         context.registry.set_ready(served)
 
 

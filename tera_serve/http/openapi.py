@@ -15,27 +15,37 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 _REF = "#/components/schemas/{model}"
-_NULLABLE_STRING = {"anyOf": [{"type": "string"}, {"type": "null"}]}
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["message", "type", "param", "code"],
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": _NULLABLE_STRING,
-                "code": _NULLABLE_STRING,
-            },
-        }
-    },
-}
-_ERROR_RESPONSE = {
-    "description": "An error, in the contract's shape",
-    "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorResponse")}}},
-}
+
+
+def error_schema() -> dict[str, Any]:
+    """The contract's error body, as JSON Schema (a fresh dict: documents own their parts)."""
+
+    def nullable_string() -> dict[str, Any]:
+        return {"anyOf": [{"type": "string"}, {"type": "null"}]}
+
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message", "type", "param", "code"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "param": nullable_string(),
+                    "code": nullable_string(),
+                },
+            }
+        },
+    }
+
+
+def _error_response() -> dict[str, Any]:
+    return {
+        "description": "An error, in the contract's shape",
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorResponse")}}},
+    }
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -54,7 +64,7 @@ def publish_request_schemas(app: FastAPI) -> None:
         components: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
-        components["ErrorResponse"] = ERROR_SCHEMA
+        components["ErrorResponse"] = error_schema()
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():
                 if not isinstance(operation, dict):
@@ -62,7 +72,7 @@ def publish_request_schemas(app: FastAPI) -> None:
                 _hoist_body_schema(operation, components)
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
-                responses.setdefault("default", _ERROR_RESPONSE)
+                responses.setdefault("default", _error_response())
         app.openapi_schema = document
         return document
 

@@ -92,6 +92,7 @@ async def admit(request: Request, context: ServerContext, model_id: str) -> Serv
     guard.authorize_model(model_id, context.config.models)
     served = context.registry.get(model_id)
     model = served.config.served_id
+    record_of(request).model = model  # a served id: bounded label values
     started = time.perf_counter()
     try:
         await guard.admit(model)

@@ -44,15 +44,15 @@ def test_sigterm_drains_in_flight_streams_then_exits_zero() -> None:
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         refused = httpx.post(url, json={**STREAM, "stream": False, "max_tokens": 2}, timeout=30)
-        assert refused.status_code == 503, refused.text
+        assert refused.status_code == 503, (refused.text, server.log_tail())
         assert refused.json()["error"]["code"] == "shutting_down"
         assert refused.headers["retry-after"]
         health = httpx.get(server.base_url + "/health", timeout=10)
-        assert health.status_code == 503 and health.json()["status"] == "draining"
+        assert health.status_code == 503 and health.json()["status"] == "draining", health.text
         for worker in workers:
             worker.join(120)
         assert server.process.wait(60) == 0, server.log_tail()
-        assert len(results) == 3
+        assert len(results) == 3, (results, server.log_tail())
         for text in results:
             assert text.rstrip().endswith("data: [DONE]"), text[-300:]
             assert '"finish_reason":"length"' in text

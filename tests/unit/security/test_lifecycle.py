@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
@@ -70,3 +71,22 @@ def test_sigterm_drains_streams_and_refuses_new_work(smollm_dir: Path) -> None:
         for text in results:
             assert text.rstrip().endswith("data: [DONE]") and '"finish_reason":"stop"' in text
         assert running.engine.unfinished_requests() == 0
+
+
+async def test_engines_closing_during_shutdown_are_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server is stopping (engines close): exit 0, not the engine-death exit code."""
+    monkeypatch.setattr(server_module, "ENGINE_WATCH_INTERVAL_S", 0.01)
+    fake_uvicorn = SimpleNamespace(should_exit=False)
+    engine = SimpleNamespace(is_healthy=lambda: False)
+    served = SimpleNamespace(engine=engine, config=SimpleNamespace(served_id="m"))
+    context = SimpleNamespace(
+        registry=SimpleNamespace(ready_models=lambda: [served]), engine_failed=False
+    )
+
+    async def stop_soon() -> None:
+        fake_uvicorn.should_exit = True
+
+    await asyncio.gather(watch_engines(context, fake_uvicorn), stop_soon())  # type: ignore[arg-type]
+    assert not context.engine_failed
