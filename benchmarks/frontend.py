@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import gc
 import os
 import platform
 import socket
@@ -65,6 +66,26 @@ def _script_ids(tokenizer: Any, length: int) -> list[int]:
     while len(ids) < length:
         ids.extend(piece)
     return ids[:length]
+
+
+class FullCollections:
+    """Durations of the server's full (generation 2) garbage collections."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self._pauses_ms: list[float] = []
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._pauses_ms.append((time.perf_counter() - self._started) * 1000)
+
+    def take(self) -> list[float]:
+        taken, self._pauses_ms = self._pauses_ms, []
+        return taken
 
 
 class StepClock:
@@ -108,6 +129,7 @@ def serve(port: int, model_dir: str, cpu: int | None, loop: str, profile: str | 
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
     sys.path.insert(0, str(ROOT))
+    import orjson
     from starlette.requests import Request
     from starlette.responses import Response
     from transformers import AutoTokenizer
@@ -125,6 +147,8 @@ def serve(port: int, model_dir: str, cpu: int | None, loop: str, profile: str | 
     stamps: dict[str, list[float]] = {}
     recording = {"on": False}
     clock = StepClock()
+    pauses = FullCollections()
+    gc.callbacks.append(pauses.callback)
 
     def on_delta(request_id: str, delta: EngineDelta) -> None:
         if recording["on"]:
@@ -153,8 +177,6 @@ def serve(port: int, model_dir: str, cpu: int | None, loop: str, profile: str | 
     server = build_server(context)
     app = server.config.app
 
-    import orjson
-
     def json_reply(value: Any) -> Response:
         return Response(orjson.dumps(value), media_type="application/json")
 
@@ -169,7 +191,7 @@ def serve(port: int, model_dir: str, cpu: int | None, loop: str, profile: str | 
     async def take_stamps(request: Request) -> Response:
         taken = dict(stamps)
         stamps.clear()
-        return json_reply(taken)
+        return json_reply({"stamps": taken, "full_gc_ms": pauses.take()})
 
     # Plain Starlette routes (no FastAPI parameter parsing) beside tera-serve's own.
     app.add_route("/bench/control", control, methods=["POST"])
@@ -211,7 +233,8 @@ class Options:
     rss_concurrency: int = 64
     loop: str = "asyncio"
     model_dir: str | None = None
-    server_cpu: int = 0
+    server_cpu: int | None = None
+    """The core the server is pinned to (default: the first this process may use)."""
     name: str = "frontend"
     results_dir: Path = RESULTS_DIR
     profile: str | None = None
@@ -232,6 +255,9 @@ class LevelResult:
     latency_p50_ms: float
     latency_p99_ms: float
     latency_samples: int
+    full_gcs: int = 0
+    """Full (generation 2) garbage collections in the server during the level."""
+    full_gc_max_ms: float = 0.0
 
 
 @dataclass
@@ -243,6 +269,8 @@ class MemoryResult:
     rss_after_mb: float
     rss_growth_mb: float
     peak_rss_mb: float
+    full_gcs: int = 0
+    full_gc_max_ms: float = 0.0
 
 
 @dataclass
@@ -343,11 +371,12 @@ class Client:
         async with session.post(self.base_url + "/bench/control", json=values) as response:
             response.raise_for_status()
 
-    async def stamps(self, session: Any) -> dict[str, list[float]]:
+    async def stamps(self, session: Any) -> tuple[dict[str, list[float]], list[float]]:
+        """Token timestamps per engine request, and full-GC pauses, since the last call."""
         async with session.get(self.base_url + "/bench/stamps") as response:
             response.raise_for_status()
-            stamps: dict[str, list[float]] = await response.json()
-            return stamps
+            body: dict[str, Any] = await response.json()
+            return body["stamps"], body["full_gc_ms"]
 
     def _cpu(self, process: Any) -> float:
         times = process.cpu_times()
@@ -385,7 +414,7 @@ class Client:
         cpu_task = asyncio.create_task(sampler())
         await asyncio.gather(*(worker() for _ in range(streams)))
         server0, client0, server1, client1 = await cpu_task
-        stamps = await self.stamps(session)
+        stamps, full_gc_ms = await self.stamps(session)
         span = options.duration_s
 
         def in_window(t: float) -> bool:
@@ -419,6 +448,8 @@ class Client:
             latency_p50_ms=_percentile(latencies, 50),
             latency_p99_ms=_percentile(latencies, 99),
             latency_samples=len(latencies),
+            full_gcs=len(full_gc_ms),
+            full_gc_max_ms=max(full_gc_ms, default=0.0),
         )
 
     async def memory(self, session: Any, options: Options) -> MemoryResult:
@@ -428,6 +459,7 @@ class Client:
         # Warm up first (caches, pools, allocator arenas), then measure.
         warm = min(500, max(1, options.rss_requests // 10))
         await self._requests(session, url, body, warm, options.rss_concurrency)
+        await self.stamps(session)
         before = self.server.memory_info().rss / 2**20
         started = time.perf_counter()
         errors = await self._requests(
@@ -435,6 +467,7 @@ class Client:
         )
         elapsed = time.perf_counter() - started
         after = self.server.memory_info().rss / 2**20
+        _, full_gc_ms = await self.stamps(session)
         return MemoryResult(
             requests=options.rss_requests,
             errors=errors,
@@ -443,11 +476,11 @@ class Client:
             rss_after_mb=after,
             rss_growth_mb=after - before,
             peak_rss_mb=_peak_rss_mb(self.server.pid),
+            full_gcs=len(full_gc_ms),
+            full_gc_max_ms=max(full_gc_ms, default=0.0),
         )
 
-    async def _requests(
-        self, session: Any, url: str, body: bytes, count: int, streams: int
-    ) -> int:
+    async def _requests(self, session: Any, url: str, body: bytes, count: int, streams: int) -> int:
         remaining = count
         errors = 0
 
@@ -473,6 +506,7 @@ async def _drive(base_url: str, server_pid: int, options: Options) -> Report:
     timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await client.stamps(session)  # forget start-up (the heap is frozen after loading)
         for phase in options.phases:
             paced = phase == "paced"
             delay = options.paced_step_ms / 1000 if paced else 0.0
@@ -486,7 +520,8 @@ async def _drive(base_url: str, server_pid: int, options: Options) -> Report:
                     f"{result.server_cpu_us_per_token:7.1f} µs/token (server CPU "
                     f"{result.server_cpu_util:.0%}, client {result.client_cpu_util:.0%}) "
                     f"latency p50 {result.latency_p50_ms:.2f} ms p99 "
-                    f"{result.latency_p99_ms:.2f} ms, {result.errors} errors",
+                    f"{result.latency_p99_ms:.2f} ms, {result.full_gcs} full GCs, "
+                    f"{result.errors} errors",
                     flush=True,
                 )
         await client.control(session, step_delay_s=0.0, record=False)
@@ -496,7 +531,8 @@ async def _drive(base_url: str, server_pid: int, options: Options) -> Report:
             print(
                 f"{memory.requests} requests: RSS {memory.rss_before_mb:.1f} → "
                 f"{memory.rss_after_mb:.1f} MB (growth {memory.rss_growth_mb:+.1f} MB), "
-                f"peak {memory.peak_rss_mb:.1f} MB, {memory.requests_per_s:.0f} requests/s",
+                f"peak {memory.peak_rss_mb:.1f} MB, {memory.requests_per_s:.0f} requests/s, "
+                f"{memory.full_gcs} full GCs",
                 flush=True,
             )
     return report
@@ -565,10 +601,16 @@ def run(options: Options) -> Report:
         from tera_serve.default_model import ensure_default_model
 
         model_dir = str(ensure_default_model())
+    affinity = os.sched_getaffinity(0)
+    if options.server_cpu is None:
+        options.server_cpu = min(affinity)
     os.sched_setaffinity(0, _client_cpus(options.server_cpu))
-    with bench_server(options, model_dir) as (base_url, pid):
-        print(f"server pid {pid} on CPU {options.server_cpu}, {base_url}", flush=True)
-        report = asyncio.run(_drive(base_url, pid, options))
+    try:
+        with bench_server(options, model_dir) as (base_url, pid):
+            print(f"server pid {pid} on CPU {options.server_cpu}, {base_url}", flush=True)
+            report = asyncio.run(_drive(base_url, pid, options))
+    finally:
+        os.sched_setaffinity(0, affinity)
     report.machine = (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, event loop {options.loop}"
@@ -597,7 +639,8 @@ def write_results(report: Report, command: str) -> tuple[Path, Path]:
         f"| {r.phase} | {r.streams} | {r.requests} | {_fmt(r.tokens_per_s, 0)} "
         f"| {_fmt(r.chunks_per_s, 0)} | {_fmt(r.server_cpu_us_per_token)} "
         f"| {r.server_cpu_util:.0%} | {r.client_cpu_util:.0%} | {_fmt(r.latency_p50_ms, 2)} "
-        f"| {_fmt(r.latency_p99_ms, 2)} | {r.errors} |\n"
+        f"| {_fmt(r.latency_p99_ms, 2)} | {r.full_gcs} ({r.full_gc_max_ms:.0f} ms) "
+        f"| {r.errors} |\n"
         for r in report.levels
     )
     text = [
@@ -612,8 +655,9 @@ def write_results(report: Report, command: str) -> tuple[Path, Path]:
         f"{options.warmup_s:g} s of ramp-up. Latency: engine yield → client read, per token.\n\n",
         f"Machine: {report.machine}; a shared 2-core development box, so numbers are noisy.\n\n",
         "| phase | streams | requests | tokens/s | SSE chunks/s | server CPU µs/token "
-        "| server CPU | client CPU | added latency p50 ms | p99 ms | errors |\n",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| server CPU | client CPU | added latency p50 ms | p99 ms | full GCs (longest) "
+        "| errors |\n",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         rows,
     ]
     target = _target_line(report)
@@ -628,7 +672,8 @@ def write_results(report: Report, command: str) -> tuple[Path, Path]:
             f"{memory.rss_before_mb:.1f} MB → {memory.rss_after_mb:.1f} MB "
             f"(**growth {memory.rss_growth_mb:+.1f} MB**; the design's budget is 20 MB), "
             f"peak RSS {memory.peak_rss_mb:.1f} MB, {memory.requests_per_s:,.0f} requests/s, "
-            f"{memory.errors} errors.\n",
+            f"{memory.errors} errors, {memory.full_gcs} full GCs "
+            f"(longest {memory.full_gc_max_ms:.0f} ms).\n",
         ]
     md_path.write_text("".join(text))
     return csv_path, md_path
@@ -664,7 +709,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rss-concurrency", type=int, default=64)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--model-dir", help="tokenizer/model folder (default: embedded SmolLM2)")
-    parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--server-cpu", type=int, help="core for the server (default: first)")
     parser.add_argument("--name", default="frontend", help="results file name")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--profile", help="cProfile the server into this file")

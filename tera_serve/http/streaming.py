@@ -73,8 +73,11 @@ async def sse_body(
             async for event in events:
                 usage.add(event)
                 observer.on_tokens(event.new_tokens, event.finish_reason)
-                for frame in encoder.frames(event):
-                    yield frame
+                frames = encoder.frames(event)
+                if frames:
+                    # One write per event: the final event's text and `delta: {}` frames
+                    # go out together (same bytes, one ASGI send and syscall fewer).
+                    yield frames[0] if len(frames) == 1 else b"".join(frames)
         if prepared.include_usage:
             yield encoder.usage_frame(usage)
     except TimeoutError:

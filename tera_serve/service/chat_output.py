@@ -17,6 +17,8 @@ from tera_serve.service.generation import ChoiceEvent
 from tera_serve.service.prepared import PreparedGeneration
 
 DONE_FRAME = b"data: [DONE]\n\n"
+_FINISH = b',"logprobs":null,"finish_reason":'
+_OPEN_TAIL = _FINISH + b"null}]}\n\n"
 
 
 def sse_frame(payload: dict[str, Any]) -> bytes:
@@ -76,7 +78,12 @@ class UsageCounter:
 
 
 class ChatChunkEncoder:
-    """Encodes one streamed response. `role` rides on each choice's first delta."""
+    """Encodes one streamed response. `role` rides on each choice's first delta.
+
+    The chunk's fixed part (id, object, created, model) is serialized once per response;
+    each frame only serializes its delta. The bytes are exactly what orjson gives for the
+    whole chunk dict (`sse_frame`), which frames with logprobs still use.
+    """
 
     def __init__(self, prepared: PreparedGeneration) -> None:
         self._prepared = prepared
@@ -87,14 +94,17 @@ class ChatChunkEncoder:
             "created": prepared.created,
             "model": prepared.model_id,
         }
+        # b'data: {"id":...,"model":"..."' + b',"choices":[{"index":'
+        self._head = b"data: " + orjson.dumps(self._base)[:-1] + b',"choices":[{"index":'
+        self._choice_heads: dict[int, bytes] = {}
 
     def _delta_dict(self, index: int, parsed: ParsedDelta, final: bool) -> dict[str, Any]:
         delta: dict[str, Any] = {}
         if index not in self._started and (not parsed.is_empty() or final):
             self._started.add(index)
             delta["role"] = "assistant"
-        for name in self._prepared.reasoning_fields:
-            if parsed.reasoning:
+        if parsed.reasoning:
+            for name in self._prepared.reasoning_fields:
                 delta[name] = parsed.reasoning
         if parsed.content:
             delta["content"] = parsed.content
@@ -102,27 +112,34 @@ class ChatChunkEncoder:
             delta["tool_calls"] = [_tool_call_delta_dict(c) for c in parsed.tool_calls]
         return delta
 
+    def _frame(self, index: int, delta: dict[str, Any], finish_reason: str | None) -> bytes:
+        """One choice without logprobs, from the pre-serialized head."""
+        head = self._choice_heads.get(index)
+        if head is None:
+            head = self._head + b"%d" % index + b',"delta":'
+            self._choice_heads[index] = head
+        if finish_reason is None:
+            return head + orjson.dumps(delta) + _OPEN_TAIL
+        return head + orjson.dumps(delta) + _FINISH + orjson.dumps(finish_reason) + b"}]}\n\n"
+
     def frames(self, event: ChoiceEvent) -> list[bytes]:
         """One event → zero, one or two frames (text, then the `delta: {}` final frame)."""
         frames: list[bytes] = []
         if not event.delta.is_empty() or event.logprobs:
-            choice: dict[str, Any] = {
-                "index": event.index,
-                "delta": self._delta_dict(event.index, event.delta, final=False),
-                "logprobs": None,
-                "finish_reason": None,
-            }
+            delta = self._delta_dict(event.index, event.delta, final=False)
             if self._prepared.logprobs and event.logprobs:
-                choice["logprobs"] = {"content": logprobs_content(event.logprobs)}
-            frames.append(sse_frame({**self._base, "choices": [choice]}))
+                choice: dict[str, Any] = {
+                    "index": event.index,
+                    "delta": delta,
+                    "logprobs": {"content": logprobs_content(event.logprobs)},
+                    "finish_reason": None,
+                }
+                frames.append(sse_frame({**self._base, "choices": [choice]}))
+            else:
+                frames.append(self._frame(event.index, delta, None))
         if event.finish_reason is not None:
-            final = {
-                "index": event.index,
-                "delta": self._delta_dict(event.index, ParsedDelta(), final=True),
-                "logprobs": None,
-                "finish_reason": event.finish_reason,
-            }
-            frames.append(sse_frame({**self._base, "choices": [final]}))
+            final = self._delta_dict(event.index, ParsedDelta(), final=True)
+            frames.append(self._frame(event.index, final, event.finish_reason))
         return frames
 
     def usage_frame(self, usage: UsageCounter) -> bytes:

@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from tera_serve.config import ServerConfig
 from tera_serve.engine.base import EngineRequest, PositionLogprobs
 from tera_serve.errors import InvalidRequestError
@@ -115,6 +117,8 @@ def legacy_logprobs(positions: list[PositionLogprobs], offset: int) -> dict[str,
 
 
 class CompletionChunkEncoder:
+    """text_completion chunks; the fixed part of each is serialized once per response."""
+
     def __init__(self, prepared: PreparedGeneration) -> None:
         self._prepared = prepared
         self._offsets = [0] * len(prepared.engine_requests)
@@ -124,6 +128,7 @@ class CompletionChunkEncoder:
             "created": prepared.created,
             "model": prepared.model_id,
         }
+        self._head = b"data: " + orjson.dumps(self._base)[:-1] + b',"choices":[{"index":'
 
     def frames(self, event: ChoiceEvent) -> list[bytes]:
         if not event.delta.content and event.finish_reason is None and not event.logprobs:
@@ -132,13 +137,23 @@ class CompletionChunkEncoder:
         if self._prepared.logprobs and event.logprobs:
             logprobs = legacy_logprobs(event.logprobs, self._offsets[event.index])
         self._offsets[event.index] += len(event.delta.content)
-        choice = {
-            "index": event.index,
-            "text": event.delta.content,
-            "logprobs": logprobs,
-            "finish_reason": event.finish_reason,
-        }
-        return [sse_frame({**self._base, "choices": [choice]})]
+        # The bytes orjson gives for {**base, "choices": [{index, text, logprobs,
+        # finish_reason}]}, without building that dict per token.
+        return [
+            b"".join(
+                (
+                    self._head,
+                    b"%d" % event.index,
+                    b',"text":',
+                    orjson.dumps(event.delta.content),
+                    b',"logprobs":',
+                    orjson.dumps(logprobs),
+                    b',"finish_reason":',
+                    orjson.dumps(event.finish_reason),
+                    b"}]}\n\n",
+                )
+            )
+        ]
 
     def usage_frame(self, usage: UsageCounter) -> bytes:
         return sse_frame({**self._base, "choices": [], "usage": usage.as_dict()})

