@@ -556,7 +556,6 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> N
 def bench_server(options: Options, model_dir: str) -> Iterator[tuple[str, int]]:
     """Start the server process (pinned to `server_cpu`); yield its URL and pid."""
     port = _free_port()
-    log = Path(tempfile.mkdtemp(prefix="tera-frontend-")) / "server.log"
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -572,19 +571,21 @@ def bench_server(options: Options, model_dir: str) -> Iterator[tuple[str, int]]:
     ]
     if options.profile:
         command += ["--profile", options.profile]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base_url, process, log)
-        yield base_url, process.pid
-    finally:
-        process.terminate()  # SIGTERM drains (nothing is in flight), then exits
+    with tempfile.TemporaryDirectory(prefix="tera-frontend-") as folder:
+        log = Path(folder) / "server.log"  # its tail is in the error if the server fails
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        base_url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+            _wait_ready(base_url, process, log)
+            yield base_url, process.pid
+        finally:
+            process.terminate()  # SIGTERM drains (nothing is in flight), then exits
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
 
 
 def _client_cpus(server_cpu: int) -> set[int]:
