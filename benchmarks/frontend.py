@@ -33,7 +33,6 @@ import csv
 import gc
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.live_server import free_port, wait_healthy  # noqa: E402
+
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 MODEL_ID = "bench/fake"
 PARAGRAPH = (
@@ -128,7 +131,6 @@ def serve(port: int, model_dir: str, cpu: int | None, loop: str, profile: str | 
     """The server process: tera-serve's app over a fast FakeEngine, plus /bench routes."""
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    sys.path.insert(0, str(ROOT))
     import orjson
     from starlette.requests import Request
     from starlette.responses import Response
@@ -288,12 +290,6 @@ class _Reply:
     frames: list[float] = field(default_factory=list)
     usage_tokens: int | None = None
     ok: bool = False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -538,24 +534,10 @@ async def _drive(base_url: str, server_pid: int, options: Options) -> Report:
     return report
 
 
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"benchmark server exited:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(base_url + "/health", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"benchmark server did not become ready:\n{log.read_text()[-3000:]}")
-
-
 @contextlib.contextmanager
 def bench_server(options: Options, model_dir: str) -> Iterator[tuple[str, int]]:
     """Start the server process (pinned to `server_cpu`); yield its URL and pid."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -577,7 +559,7 @@ def bench_server(options: Options, model_dir: str) -> Iterator[tuple[str, int]]:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         base_url = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(base_url, process, log)
+            wait_healthy(base_url, process, log, 120)
             yield base_url, process.pid
         finally:
             process.terminate()  # SIGTERM drains (nothing is in flight), then exits
@@ -596,7 +578,6 @@ def _client_cpus(server_cpu: int) -> set[int]:
 
 def run(options: Options) -> Report:
     """Start the server, drive every level, stop the server; returns the numbers."""
-    sys.path.insert(0, str(ROOT))
     model_dir = options.model_dir
     if model_dir is None:
         from tera_serve.default_model import ensure_default_model

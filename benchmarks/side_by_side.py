@@ -31,7 +31,6 @@ import os
 import platform
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.live_server import free_port, log_tail, wait_healthy  # noqa: E402
+
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 VLLM_CLI = ROOT / "benchmarks" / "vllm_cli.py"
 SERVERS = ("tera-serve", "vllm serve")
@@ -358,12 +361,6 @@ def write_results(results: Results) -> list[Path]:
 # ------------------------------------------------------------------- running servers
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def vllm_environment(rpc_dir: str) -> dict[str, str]:
     """The same engine environment for both servers (tera_serve/runtime_env.py's values)."""
     env = dict(os.environ)
@@ -377,7 +374,6 @@ def vllm_environment(rpc_dir: str) -> dict[str, str]:
 
 def resolve_model(name: str) -> tuple[str, Path]:
     """(label, folder) for `tiny-qwen3`, `smollm2` or a model folder."""
-    sys.path.insert(0, str(ROOT))
     if name == "tiny-qwen3":
         from tests.fixtures.qwen3 import build_tiny_qwen3
 
@@ -490,26 +486,6 @@ class TreeSampler:
             self.sample()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early; log {log}:\n{_tail(log)}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return
-        time.sleep(1)
-    raise RuntimeError(f"server not healthy in {START_TIMEOUT_S:.0f} s; log {log}:\n{_tail(log)}")
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return ""
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -533,7 +509,7 @@ def running_server(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process, log)
+        wait_healthy(url, process, log, START_TIMEOUT_S)
         yield url, process
     finally:
         _stop(process)
@@ -596,7 +572,7 @@ def bench_one_server(
     env = vllm_environment(rpc_dir)
     slug = server.replace(" ", "-")
     log = work / f"{label}-{slug}.log"
-    command = server_command(server, folder, served_id, _free_port())
+    command = server_command(server, folder, served_id, free_port())
     memory = Memory(model=label, server=server)
     print(f"[{label}] starting {server}: {shlex.join(command)}", flush=True)
     started = time.monotonic()
@@ -621,7 +597,7 @@ def bench_one_server(
                         check=False,
                     ).returncode
                 if code != 0:
-                    raise RuntimeError(f"vllm bench serve failed ({code}):\n{_tail(bench_log)}")
+                    raise RuntimeError(f"vllm bench serve failed ({code}):\n{log_tail(bench_log)}")
                 http_after, engine_after = tree_cpu_s(process.pid)
                 raw = json.loads((work / result_file).read_text())
                 row = row_from_bench_json(raw, model=label, server=server, prompts=prompts)

@@ -45,11 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.side_by_side import (  # noqa: E402
     ENGINE_ARGS,
-    _free_port,
     resolve_model,
     running_server,
     vllm_environment,
 )
+from tests.support.live_server import free_port  # noqa: E402
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 BACKENDS = ("xgrammar", "guidance", "outlines")
@@ -315,7 +315,7 @@ def run(options: Options, folder: Path) -> list[BackendResult]:
             "-m",
             "tera_serve",
             "--port",
-            str(_free_port()),
+            str(free_port()),
             "--model",
             str(folder),
             "--served-model-name",

@@ -17,12 +17,8 @@ class ChatPrompt:
     thinking_open: bool = False
     """The prompt already opened a reasoning block (`<think>` at its end)."""
     thinking_disabled: bool = False
-    """The prompt closed or disabled reasoning, so the output starts with content."""
-
+    """The prompt closed or disabled reasoning, so the output starts with content (the
+    engine is told reasoning has ended, so a grammar applies from the first token)."""
     parser_prefix: tuple[int, ...] = ()
     """Tokens appended to the rendered prompt that the output parser must see first
     (e.g. the harmony header that opens the final channel when reasoning is off)."""
-
-    @property
-    def reasoning_ended(self) -> bool:
-        return self.thinking_disabled

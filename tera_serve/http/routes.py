@@ -85,9 +85,9 @@ def guard_of(request: Request) -> RequestGuard:
 
 
 async def admit(request: Request, context: ServerContext, model_id: str) -> ServedModel:
-    """Everything decided before tokenization: draining, the key's scope (403), the model
-    (404), then an admission slot (503), held until the response ends."""
-    check_accepting(context)
+    """Everything decided before tokenization (draining was checked before the body was
+    read): the key's scope (403), the model (404), then an admission slot (503), held until
+    the response ends."""
     guard = guard_of(request)
     guard.authorize_model(model_id, context.config.models)
     served = context.registry.get(model_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tera_serve.protocol.common import SamplingFields
 
@@ -126,13 +126,6 @@ class ChatCompletionRequest(SamplingFields):
     chat_template: str | None = None
     add_generation_prompt: bool = True
     skip_special_tokens: bool = True
-
-    @field_validator("top_logprobs")
-    @classmethod
-    def _top_logprobs_bound(cls, value: int | None) -> int | None:
-        if value is not None and value > 20:
-            raise ValueError("top_logprobs must be at most 20")
-        return value
 
     @model_validator(mode="after")
     def _logprobs_consistent(self) -> ChatCompletionRequest:

@@ -38,7 +38,7 @@ async def prepare_chat(
     request_id: str | None = None,
 ) -> PreparedGeneration:
     check_chat_bounds(request, server)
-    if request.chat_template is not None and not server_allows_request_templates(server):
+    if request.chat_template is not None and not server.allow_request_chat_template:
         raise InvalidRequestError(
             "A request-supplied `chat_template` is disabled on this server.",
             param="chat_template",
@@ -79,7 +79,7 @@ async def prepare_chat(
                 skip_special_tokens=prompt.skip_special_tokens and request.skip_special_tokens,
                 structured=structured,
             ),
-            reasoning_ended=prompt.reasoning_ended if structured is not None else None,
+            reasoning_ended=prompt.thinking_disabled if structured is not None else None,
         )
         for index in range(request.n)
     )
@@ -130,7 +130,3 @@ def thinking_budget(request: ChatCompletionRequest, served: ServedModel) -> int 
             param="thinking_token_budget",
         )
     return request.thinking_token_budget
-
-
-def server_allows_request_templates(server: ServerConfig) -> bool:
-    return server.allow_request_chat_template

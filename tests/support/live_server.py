@@ -40,8 +40,7 @@ class LiveServer:
         return self.base_url + "/v1"
 
     def log_tail(self, lines: int = 60) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def health(self) -> dict[str, object]:
         body: dict[str, object] = httpx.get(self.base_url + "/health", timeout=10).json()
@@ -52,17 +51,31 @@ class LiveServer:
         return sum(int(v) for v in models.values()) if isinstance(models, dict) else -1
 
 
-def wait_healthy(server: LiveServer, timeout_s: float = START_TIMEOUT_S) -> None:
+def log_tail(path: Path, lines: int = 60) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+def wait_healthy(
+    base_url: str,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    timeout_s: float = START_TIMEOUT_S,
+) -> None:
+    """Poll /health until 200; fail with the log's tail if the server exits or stalls.
+
+    Shared by the end-to-end tests and the benchmark runners."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"tera-serve exited early:\n{server.log_tail()}")
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early; log {log_path}:\n{log_tail(log_path)}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(server.base_url + "/health", timeout=2).status_code == 200:
+            if httpx.get(base_url + "/health", timeout=2).status_code == 200:
                 return
         time.sleep(0.5)
     raise RuntimeError(
-        f"tera-serve did not become healthy in {timeout_s:.0f} s:\n{server.log_tail()}"
+        f"server not healthy in {timeout_s:.0f} s; log {log_path}:\n{log_tail(log_path)}"
     )
 
 
@@ -86,7 +99,7 @@ def live_server(
         )
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        wait_healthy(server)
+        wait_healthy(server.base_url, process, log_path)
         yield server
     finally:
         stop(server)
