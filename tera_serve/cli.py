@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tera_serve.chat.family import ModelFamily
 from tera_serve.config import (
     ModelConfig,
     ServerConfig,
@@ -17,6 +16,8 @@ from tera_serve.config import (
     server_config_from_mapping,
 )
 from tera_serve.errors import ConfigError
+from tera_serve.families.base import FamilyProfile
+from tera_serve.families.registry import check_parser_pair
 from tera_serve.logging_setup import configure_logging
 from tera_serve.runtime_env import is_cpu_build, prepare_vllm_environment
 from tera_serve.security.exposure import check_exposure
@@ -139,7 +140,7 @@ def resolve_embedded(model: ModelConfig) -> ModelConfig:
     return dataclasses.replace(model, model=str(ensure_default_model()))
 
 
-def start_vllm_engine(config: ModelConfig, family: ModelFamily) -> Any:
+def start_vllm_engine(config: ModelConfig, family: FamilyProfile) -> Any:
     from tera_serve.engine.vllm_engine import VllmEngine
 
     return VllmEngine.start(
@@ -174,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         ns = parser.parse_args(argv)
         config = resolve_config(ns)
+        for model in config.models:
+            check_parser_pair(model.reasoning_parser, model.tool_call_parser)
         check_exposure(config)
     except ConfigError as exc:
         print(f"tera-serve: {exc}", file=sys.stderr)

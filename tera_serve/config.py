@@ -30,7 +30,6 @@ SAMPLING_DEFAULT_KEYS = (
     "presence_penalty",
     "frequency_penalty",
 )
-FEATURES = ("tools", "json_mode", "structured_outputs", "reasoning", "logprobs")
 _POSITIVE_SERVER_FIELDS = (
     "max_running_per_model",
     "queue_timeout_s",
@@ -117,11 +116,12 @@ class ServerConfig:
     """Send `reasoning` and `reasoning_content` both, for clients that read only one."""
     log_format: str = "text"
     """`text` (one human-readable line per request) or `json` (one JSON object per line)."""
-    log_prompts: bool = False
     max_body_bytes: int = 8 * 1024 * 1024
     max_messages: int = 2048
     max_prompt_chars: int = 4 * 1024 * 1024
     max_n: int = 16
+    max_sequences_per_request: int = 64
+    """Most sequences one request may run: prompts × `n` on /v1/completions."""
     max_stop_sequences: int = 16
     max_stop_chars: int = 256
     max_top_logprobs: int = 20

@@ -33,8 +33,10 @@ from openai_harmony import (
 from tera_serve.chat.prompt_types import ChatPrompt
 from tera_serve.chat.template import render_bounded
 from tera_serve.config import ModelConfig
+from tera_serve.core.conversation import Conversation as ChatConversation
+from tera_serve.core.conversation import Message as ChatMessage
+from tera_serve.core.conversation import ToolSpec
 from tera_serve.errors import InvalidRequestError
-from tera_serve.protocol.chat import ChatCompletionRequest, ChatMessage, Tool
 
 
 class _Served(Protocol):
@@ -62,7 +64,7 @@ _EFFORT_ALIASES = {"none": "low", "minimal": "low"}
 FINAL_CHANNEL_HEADER = "<|channel|>final<|message|>"
 
 
-def reasoning_effort(request: ChatCompletionRequest, served: _Served) -> str:
+def reasoning_effort(request: ChatConversation, served: _Served) -> str:
     """The request's effort, else the server's configured default, else medium."""
     if request.reasoning_effort is not None:
         return _EFFORT_ALIASES.get(request.reasoning_effort, request.reasoning_effort)
@@ -78,7 +80,7 @@ def _system_message(effort: str) -> Message:
     )
 
 
-def _developer_message(instructions: str, tools: Sequence[Tool]) -> Message | None:
+def _developer_message(instructions: str, tools: Sequence[ToolSpec]) -> Message | None:
     if not instructions and not tools:
         return None
     content = DeveloperContent.new()
@@ -88,7 +90,9 @@ def _developer_message(instructions: str, tools: Sequence[Tool]) -> Message | No
         content = content.with_function_tools(
             [
                 ToolDescription.new(
-                    tool.function.name, tool.function.description or "", tool.function.parameters
+                    tool.name,
+                    tool.description or "",
+                    dict(tool.parameters) if tool.parameters is not None else None,
                 )
                 for tool in tools
             ]
@@ -111,10 +115,10 @@ class _ToolNames:
     def called(self, message: ChatMessage) -> None:
         self._pending = []
         self._answered = 0
-        for call in message.tool_calls or []:
+        for call in message.tool_calls:
             if call.id is not None:
-                self._by_id[call.id] = call.function.name
-            self._pending.append(call.function.name)
+                self._by_id[call.id] = call.name
+            self._pending.append(call.name)
 
     def resolve(self, message: ChatMessage, position: int) -> str:
         name = self._by_id.get(message.tool_call_id or "") or message.name
@@ -132,7 +136,7 @@ class _ToolNames:
 
 def _assistant_messages(message: ChatMessage) -> list[Message]:
     out: list[Message] = []
-    reasoning = message.reasoning_content or message.reasoning
+    reasoning = message.reasoning
     if reasoning:
         out.append(_assistant(reasoning, "analysis"))
     text = message.text()
@@ -141,8 +145,8 @@ def _assistant_messages(message: ChatMessage) -> list[Message]:
             # Text before tool calls is a preamble, which harmony puts on commentary.
             out.append(_assistant(text, "commentary"))
         out.extend(
-            _assistant(call.function.arguments, "commentary")
-            .with_recipient(FUNCTIONS_PREFIX + call.function.name)
+            _assistant(call.arguments, "commentary")
+            .with_recipient(FUNCTIONS_PREFIX + call.name)
             .with_content_type("<|constrain|>json")
             for call in message.tool_calls
         )
@@ -196,12 +200,11 @@ def drop_answered_reasoning(messages: list[Message]) -> list[Message]:
     return [m for i, m in enumerate(messages) if not (i < last_final and m.channel == "analysis")]
 
 
-def render_harmony_tokens(request: ChatCompletionRequest, served: _Served) -> list[int]:
+def render_harmony_tokens(request: ChatConversation, served: _Served) -> list[int]:
     """Blocking: the prompt token ids for `request` (assistant to complete)."""
-    with_tools = bool(request.tools) and request.tool_choice != "none"
     instructions, history = history_messages(request.messages)
     conversation: list[Message] = [_system_message(reasoning_effort(request, served))]
-    developer = _developer_message(instructions, (request.tools or []) if with_tools else [])
+    developer = _developer_message(instructions, request.tools if request.tools_offered() else ())
     if developer is not None:
         conversation.append(developer)
     conversation.extend(history)
@@ -211,7 +214,7 @@ def render_harmony_tokens(request: ChatCompletionRequest, served: _Served) -> li
     return tokens
 
 
-async def render_harmony_prompt(request: ChatCompletionRequest, served: _Served) -> ChatPrompt:
+async def render_harmony_prompt(request: ChatConversation, served: _Served) -> ChatPrompt:
     def work() -> ChatPrompt:
         encoding = harmony_encoding()
         try:

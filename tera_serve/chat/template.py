@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tera_serve.core.conversation import Message, ToolSpec
 from tera_serve.errors import InvalidRequestError
-from tera_serve.protocol.chat import ChatMessage, Tool
 
 RENDER_TIMEOUT_S = 10.0
 
@@ -41,25 +41,21 @@ class RenderedPrompt:
     token_ids: tuple[int, ...]
 
 
-def message_to_template_dict(message: ChatMessage) -> dict[str, Any]:
+def message_to_template_dict(message: Message) -> dict[str, Any]:
     """The dict shape chat templates expect (OpenAI-style, arguments as objects)."""
     out: dict[str, Any] = {"role": message.role, "content": message.text()}
     if message.name is not None:
         out["name"] = message.name
     if message.tool_call_id is not None:
         out["tool_call_id"] = message.tool_call_id
-    reasoning = message.reasoning_content or message.reasoning
-    if reasoning:
-        out["reasoning_content"] = reasoning
+    if message.reasoning:
+        out["reasoning_content"] = message.reasoning
     if message.tool_calls:
         out["tool_calls"] = [
             {
                 "id": call.id,
                 "type": "function",
-                "function": {
-                    "name": call.function.name,
-                    "arguments": _arguments_object(call.function.arguments),
-                },
+                "function": {"name": call.name, "arguments": _arguments_object(call.arguments)},
             }
             for call in message.tool_calls
         ]
@@ -74,8 +70,8 @@ def _arguments_object(arguments: str) -> Any:
         return arguments
 
 
-def tools_to_template_list(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    return [tool.model_dump(exclude_none=True) for tool in tools]
+def tools_to_template_list(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+    return [tool.as_openai_tool() for tool in tools]
 
 
 class ChatTemplateRenderer:

@@ -31,10 +31,6 @@ def error_response(error: TeraError) -> Response:
     )
 
 
-def sse_error_frame(error: TeraError) -> bytes:
-    return b"data: " + orjson.dumps(error.to_body()) + b"\n\n"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     async def on_tera_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, TeraError):  # pragma: no cover - registered for TeraError

@@ -1,140 +1,41 @@
-"""The OpenAI/Tera routes."""
+"""The OpenAI/Tera routes: chat and text completions, models, health, metrics, tokenize."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from starlette.requests import ClientDisconnect
 
-from tera_serve.errors import (
-    ClientDisconnectedError,
-    InvalidRequestError,
-    PayloadTooLargeError,
-    ServerError,
-    ServiceUnavailableError,
-)
+from tera_serve.adapters.chat import chat_conversation, tokenize_conversation
+from tera_serve.adapters.chat_output import ChatChunkEncoder, ChatFolder
+from tera_serve.adapters.completions import prompt_batch
+from tera_serve.adapters.completions_output import CompletionChunkEncoder, CompletionFolder
+from tera_serve.errors import InvalidRequestError
 from tera_serve.http.context import ServerContext
 from tera_serve.http.openapi import json_body
-from tera_serve.http.streaming import folded_body, sse_body
-from tera_serve.http.validation import parse_json_body, validate_body
-from tera_serve.metrics import GenerationObserver, RequestRecord
+from tera_serve.http.route_support import (
+    OutputShape,
+    admit,
+    check_accepting,
+    context_of,
+    guard_of,
+    json_response,
+    read_body,
+    respond,
+)
+from tera_serve.http.validation import validate_body
 from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.protocol.completions import CompletionRequest
 from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
-from tera_serve.security.guard import RequestGuard
-from tera_serve.service.chat_output import ChatChunkEncoder, ChatFolder
-from tera_serve.service.chat_prepare import prepare_chat
-from tera_serve.service.completions import (
-    CompletionChunkEncoder,
-    CompletionFolder,
-    prepare_completion,
-)
+from tera_serve.service.completions import prepare_batch
 from tera_serve.service.model_card import model_card
-from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.prepare import prepare
 from tera_serve.service.registry import ServedModel
-from tera_serve.service.tokenize import detokenize, tokenize
+from tera_serve.service.tokenize import detokenize, tokenize_text
+from tera_serve.service.tokenize import tokenize_conversation as tokenize_chat
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def json_response(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def context_of(request: Request) -> ServerContext:
-    context: ServerContext = request.app.state.context
-    return context
-
-
-async def read_body(request: Request, context: ServerContext) -> dict[str, Any]:
-    limit = context.config.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientDisconnectedError("The client left while sending the body.") from None
-    return parse_json_body(b"".join(chunks), context.config.max_json_depth)
-
-
-def check_accepting(context: ServerContext) -> None:
-    if context.draining:
-        raise ServiceUnavailableError(
-            "The server is shutting down.", code="shutting_down", headers={"Retry-After": "5"}
-        )
-
-
-def guard_of(request: Request) -> RequestGuard:
-    """The request's key and limits (set by GuardMiddleware, which create_app installs)."""
-    guard = request.scope.get("state", {}).get("guard")
-    if not isinstance(guard, RequestGuard):
-        raise ServerError("The request guard is missing.", code="internal_error")
-    return guard
-
-
-async def admit(request: Request, context: ServerContext, model_id: str) -> ServedModel:
-    """Everything decided before tokenization (draining was checked before the body was
-    read): the key's scope (403), the model (404), then an admission slot (503), held until
-    the response ends."""
-    guard = guard_of(request)
-    guard.authorize_model(model_id, context.config.models)
-    served = context.registry.get(model_id)
-    model = served.config.served_id
-    record_of(request).model = model  # a served id: bounded label values
-    started = time.perf_counter()
-    try:
-        await guard.admit(model)
-    except ServiceUnavailableError as exc:
-        context.metrics.rate_limited.labels(model, exc.code or "over_capacity").inc()
-        raise
-    context.metrics.queue_time.labels(model).observe(time.perf_counter() - started)
-    return served
-
-
-async def _respond(
-    request: Request,
-    context: ServerContext,
-    served: ServedModel,
-    prepared: PreparedGeneration,
-    chat: bool,
-) -> Response:
-    timeout = context.config.request_timeout_s
-    guard_of(request).charge_prompt(prepared.prompt_tokens)
-    observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
-    if prepared.stream:
-        encoder = ChatChunkEncoder(prepared) if chat else CompletionChunkEncoder(prepared)
-        return StreamingResponse(
-            sse_body(prepared, served.engine, encoder, timeout, observer),
-            media_type="text/event-stream",
-            headers=SSE_HEADERS,
-        )
-    folder = ChatFolder(prepared) if chat else CompletionFolder(prepared)
-    body = await folded_body(prepared, served.engine, folder, request, timeout, observer)
-    return json_response(body)
-
-
-def record_of(request: Request) -> RequestRecord:
-    """The access-log record of this request (a detached one if the middleware is absent)."""
-    record = getattr(request.state, "record", None)
-    if isinstance(record, RequestRecord):
-        return record
-    return RequestRecord(
-        request_id=str(getattr(request.state, "request_id", "-")),
-        method=request.method,
-        path=request.url.path,
-    )
+CHAT_SHAPE = OutputShape(ChatChunkEncoder, ChatFolder)
+COMPLETION_SHAPE = OutputShape(CompletionChunkEncoder, CompletionFolder)
 
 
 def build_router() -> APIRouter:
@@ -145,18 +46,34 @@ def build_router() -> APIRouter:
         context = context_of(request)
         check_accepting(context)
         body = validate_body(ChatCompletionRequest, await read_body(request, context))
+        conversation = chat_conversation(body)
         served = await admit(request, context, body.model)
-        prepared = await prepare_chat(body, served, context.config, request.state.request_id)
-        return await _respond(request, context, served, prepared, chat=True)
+        prepared = await prepare(
+            conversation,
+            served,
+            context.config,
+            request.state.request_id,
+            stream=body.stream,
+            include_usage=bool(body.stream_options and body.stream_options.include_usage),
+        )
+        return await respond(request, context, served, prepared, CHAT_SHAPE)
 
     @router.post("/v1/completions", openapi_extra=json_body(CompletionRequest))
     async def completions(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
         body = validate_body(CompletionRequest, await read_body(request, context))
+        batch = prompt_batch(body)
         served = await admit(request, context, body.model)
-        prepared = await prepare_completion(body, served, context.config)
-        return await _respond(request, context, served, prepared, chat=False)
+        prepared = await prepare_batch(
+            batch,
+            served,
+            context.config,
+            request.state.request_id,
+            stream=body.stream,
+            include_usage=bool(body.stream_options and body.stream_options.include_usage),
+        )
+        return await respond(request, context, served, prepared, COMPLETION_SHAPE)
 
     @router.get("/v1/models")
     async def list_models(request: Request) -> Response:
@@ -205,14 +122,21 @@ def build_router() -> APIRouter:
         context = context_of(request)
         body = validate_body(TokenizeRequest, await read_body(request, context))
         served = _scoped_model(request, context, body.model)
-        return json_response(await tokenize(body, served))
+        if body.messages is not None:
+            conversation = tokenize_conversation(body, served.config.served_id)
+            return json_response(await tokenize_chat(conversation, served))
+        if body.prompt is None:
+            raise InvalidRequestError("Send `prompt` or `messages`.", param="prompt")
+        return json_response(
+            await tokenize_text(body.prompt, served, add_special_tokens=body.add_special_tokens)
+        )
 
     @router.post("/detokenize", openapi_extra=json_body(DetokenizeRequest))
     async def detokenize_route(request: Request) -> Response:
         context = context_of(request)
         body = validate_body(DetokenizeRequest, await read_body(request, context))
         served = _scoped_model(request, context, body.model)
-        return json_response(await detokenize(body, served))
+        return json_response(await detokenize(body.tokens, served))
 
     return router
 

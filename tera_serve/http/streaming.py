@@ -14,27 +14,33 @@ from typing import Any, Protocol
 
 from starlette.requests import Request
 
-from tera_serve.engine.base import Engine, EngineDeadError, EngineRequestError
-from tera_serve.errors import (
-    ClientDisconnectedError,
-    InvalidRequestError,
-    RequestTimeoutError,
-    ServerError,
-    TeraError,
-)
-from tera_serve.http.errors import sse_error_frame
+from tera_serve.engine.base import Engine
+from tera_serve.errors import ClientDisconnectedError, RequestTimeoutError, TeraError
 from tera_serve.metrics import GenerationObserver
-from tera_serve.service.chat_output import DONE_FRAME, UsageCounter
+from tera_serve.service.failures import as_tera_error, is_expected
 from tera_serve.service.generation import ChoiceEvent, run_choices
 from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.usage import UsageCounter
 
 logger = logging.getLogger(__name__)
 
 
 class ChunkEncoder(Protocol):
+    """A wire protocol's stream encoder of the event stream."""
+
+    def start_frames(self) -> list[bytes]:
+        """Frames sent before the first event (e.g. Anthropic's message_start)."""
+        ...
+
     def frames(self, event: ChoiceEvent) -> list[bytes]: ...
 
-    def usage_frame(self, usage: UsageCounter) -> bytes: ...
+    def end_frames(self, usage: UsageCounter) -> list[bytes]:
+        """Frames after the last event (usage, the protocol's terminator)."""
+        ...
+
+    def error_frames(self, error: TeraError) -> list[bytes]:
+        """How this protocol reports a failure after the 200 (then the stream ends)."""
+        ...
 
 
 class Folder(Protocol):
@@ -43,18 +49,6 @@ class Folder(Protocol):
     def add(self, event: ChoiceEvent) -> None: ...
 
     def response(self) -> dict[str, Any]: ...
-
-
-def as_tera_error(exc: BaseException) -> TeraError:
-    if isinstance(exc, TeraError):
-        return exc
-    if isinstance(exc, EngineRequestError):
-        return InvalidRequestError(f"The engine refused this request: {exc}")
-    if isinstance(exc, EngineDeadError):
-        return ServerError(
-            "The inference engine stopped; the server is restarting.", code="engine_dead"
-        )
-    return ServerError("Generation failed.", code="generation_failed")
 
 
 async def sse_body(
@@ -69,6 +63,8 @@ async def sse_body(
     events = run_choices(prepared, engine)
     outcome = "ok"
     try:
+        for frame in encoder.start_frames():
+            yield frame
         async with asyncio.timeout(timeout_s):
             async for event in events:
                 usage.add(event)
@@ -78,23 +74,22 @@ async def sse_body(
                     # One write per event: the final event's text and `delta: {}` frames
                     # go out together (same bytes, one ASGI send and syscall fewer).
                     yield frames[0] if len(frames) == 1 else b"".join(frames)
-        if prepared.include_usage:
-            yield encoder.usage_frame(usage)
+        ending = encoder.end_frames(usage)
     except TimeoutError:
         outcome = "timeout"
-        yield sse_error_frame(RequestTimeoutError(timeout_s))
+        ending = encoder.error_frames(RequestTimeoutError(timeout_s))
     except (asyncio.CancelledError, GeneratorExit):
         outcome = "client_closed"
         raise
     except Exception as exc:
         outcome = "error"
-        if not isinstance(exc, TeraError | EngineRequestError):
+        if not is_expected(exc):
             logger.exception("stream %s failed", prepared.request_id)
-        yield sse_error_frame(as_tera_error(exc))
+        ending = encoder.error_frames(as_tera_error(exc))
     finally:
         await events.aclose()  # type: ignore[attr-defined]
         observer.finish(usage.prompt_tokens, usage.completion_tokens, outcome)
-    yield DONE_FRAME
+    yield b"".join(ending)
 
 
 async def _wait_for_disconnect(request: Request) -> None:
@@ -136,7 +131,7 @@ async def folded_body(
             try:
                 body = work.result()
             except Exception as exc:
-                if not isinstance(exc, TeraError | EngineRequestError):
+                if not is_expected(exc):
                     logger.exception("request %s failed", prepared.request_id)
                 raise as_tera_error(exc) from exc
             outcome = "ok"

@@ -47,6 +47,8 @@ class ParsedDelta:
 
 
 class OutputParser(Protocol):
+    """One parser stage (see parsing/chain.py): fed deltas, returning what they decided."""
+
     def feed(self, token_ids: list[int], text: str) -> ParsedDelta:
         """Consume one engine delta; return what can be emitted now."""
         ...
@@ -60,17 +62,11 @@ class OutputParser(Protocol):
         """How many generated tokens belonged to reasoning so far."""
         ...
 
-    @property
-    def called_tools(self) -> bool:
-        """Whether at least one tool call was emitted."""
-        ...
-
 
 class PlainParser:
     """For models without reasoning or tools: every token is content."""
 
     reasoning_tokens = 0
-    called_tools = False
 
     def feed(self, token_ids: list[int], text: str) -> ParsedDelta:
         return ParsedDelta(content=text)

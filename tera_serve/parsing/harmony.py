@@ -126,10 +126,6 @@ class HarmonyParser:
     def reasoning_tokens(self) -> int:
         return self._reasoning_tokens
 
-    @property
-    def called_tools(self) -> bool:
-        return self._calls > 0
-
     def feed(self, token_ids: list[int], text: str) -> ParsedDelta:
         out = ParsedDelta()
         for token in token_ids:

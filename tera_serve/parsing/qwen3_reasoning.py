@@ -20,6 +20,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from tera_serve.parsing.base import ParsedDelta
 from tera_serve.parsing.tags import TagSet, skip_space
 
 THINK_OPEN = "<think>"
@@ -66,7 +67,7 @@ class _Count(enum.Enum):
 
 
 class Qwen3ReasoningSplitter:
-    """Feed text deltas (with their token ids); get (reasoning, content) pieces back."""
+    """A parser stage: feed text deltas (with their token ids); get reasoning and content."""
 
     def __init__(
         self,
@@ -93,7 +94,7 @@ class Qwen3ReasoningSplitter:
     def reasoning_tokens(self) -> int:
         return self._tokens
 
-    def feed(self, token_ids: list[int], text: str) -> tuple[str, str]:
+    def feed(self, token_ids: list[int], text: str) -> ParsedDelta:
         was_reasoning = self._phase is _Phase.REASONING
         was_entered = self._entered
         buf = self._tail + text if self._tail else text
@@ -108,7 +109,7 @@ class Qwen3ReasoningSplitter:
         self._count(token_ids, was_reasoning or (self._entered and not was_entered))
         return self._take()
 
-    def finish(self) -> tuple[str, str]:
+    def finish(self) -> ParsedDelta:
         tail, self._tail = self._tail, ""
         if self._phase is _Phase.REASONING:
             self._reason(tail)  # text that only looked like the start of a tag
@@ -118,12 +119,12 @@ class Qwen3ReasoningSplitter:
         self._lead_space.clear()
         return self._take()
 
-    def _take(self) -> tuple[str, str]:
+    def _take(self) -> ParsedDelta:
         reasoning = "".join(self._reasoning)
         content = "".join(self._content)
         self._reasoning.clear()
         self._content.clear()
-        return reasoning, content
+        return ParsedDelta(reasoning=reasoning, content=content)
 
     def _hold(self, at: int) -> int:
         self._need_more = True

@@ -121,11 +121,10 @@ class TaggedToolParser(ABC):
         self._call: CallRecord | None = None
         self._reported = 0
 
-    @property
-    def called_tools(self) -> bool:
-        return self._reported > 0
+    reasoning_tokens = 0
 
-    def feed_text(self, text: str) -> ParsedDelta:
+    def feed(self, token_ids: list[int], text: str) -> ParsedDelta:
+        """A parser stage fed the content after reasoning (the token ids are not needed)."""
         buf = self._tail + text if self._tail else text
         self._tail = ""
         at = 0

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from tera_serve.engine.base import Engine, EngineRequest, PositionLogprobs
-from tera_serve.errors import ServerError
 from tera_serve.parsing.base import OutputParser, ParsedDelta
+from tera_serve.service.failures import engine_finish_error
 from tera_serve.service.prepared import PreparedGeneration
 
 
@@ -24,37 +24,44 @@ class ChoiceEvent:
     """Reasoning tokens of the whole choice; set on the final event."""
 
 
-def _finish_reason(engine_reason: str, parser: OutputParser) -> str:
-    if engine_reason == "abort":
-        raise ServerError("The engine aborted the request.", code="engine_abort")
-    if engine_reason == "error":
-        raise ServerError(
-            "The engine could not run this request (for example, its grammar did not compile "
-            "in time).",
-            code="engine_error",
-        )
-    if parser.called_tools and engine_reason == "stop":
+def finish_reason(engine_reason: str, *, called_tools: bool, forced_function: bool) -> str:
+    """The service's finish-reason policy (parsers only report what they read)."""
+    failure = engine_finish_error(engine_reason)
+    if failure is not None:
+        raise failure
+    if called_tools and not forced_function and engine_reason == "stop":
         return "tool_calls"
     return engine_reason
 
 
 async def _run_one(
-    index: int, engine: Engine, request: EngineRequest, parser: OutputParser
+    index: int,
+    engine: Engine,
+    request: EngineRequest,
+    parser: OutputParser,
+    forced_function: bool,
 ) -> AsyncIterator[ChoiceEvent]:
     stream = engine.generate(request)
+    called_tools = False
     try:
         async for delta in stream:
             parsed = parser.feed(delta.token_ids, delta.text)
             if delta.finish_reason is None:
+                called_tools = called_tools or bool(parsed.tool_calls)
                 yield ChoiceEvent(index, parsed, delta.logprobs, len(delta.token_ids))
                 continue
             parsed.extend(parser.finish())
+            called_tools = called_tools or bool(parsed.tool_calls)
             yield ChoiceEvent(
                 index,
                 parsed,
                 delta.logprobs,
                 len(delta.token_ids),
-                finish_reason=_finish_reason(delta.finish_reason, parser),
+                finish_reason=finish_reason(
+                    delta.finish_reason,
+                    called_tools=called_tools,
+                    forced_function=forced_function,
+                ),
                 reasoning_tokens=parser.reasoning_tokens,
             )
     finally:
@@ -65,14 +72,18 @@ async def run_choices(prepared: PreparedGeneration, engine: Engine) -> AsyncIter
     """Yield events of all choices as they come. Closing this iterator aborts them all."""
     requests = prepared.engine_requests
     if len(requests) == 1:
-        async for event in _run_one(0, engine, requests[0], prepared.make_parser()):
+        async for event in _run_one(
+            0, engine, requests[0], prepared.make_parser(), prepared.forced_function
+        ):
             yield event
         return
     queue: asyncio.Queue[ChoiceEvent | BaseException | None] = asyncio.Queue()
 
     async def pump(index: int, request: EngineRequest) -> None:
         try:
-            async for event in _run_one(index, engine, request, prepared.make_parser()):
+            async for event in _run_one(
+                index, engine, request, prepared.make_parser(), prepared.forced_function
+            ):
                 queue.put_nowait(event)
         except asyncio.CancelledError:
             raise

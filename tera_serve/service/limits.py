@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from tera_serve.config import ServerConfig
+from tera_serve.core.conversation import Conversation, Sampling
 from tera_serve.errors import InvalidRequestError
-from tera_serve.protocol.chat import ChatCompletionRequest
-from tera_serve.protocol.common import SamplingFields
 
 
-def check_common_bounds(request: SamplingFields, server: ServerConfig) -> None:
-    if request.n > server.max_n:
+def check_common_bounds(n: int, sampling: Sampling, server: ServerConfig) -> None:
+    if n > server.max_n:
         raise InvalidRequestError(f"`n` must be at most {server.max_n}.", param="n")
-    stops = request.stop_list()
+    stops = sampling.stop
     if len(stops) > server.max_stop_sequences:
         raise InvalidRequestError(
             f"At most {server.max_stop_sequences} stop sequences are allowed.", param="stop"
@@ -23,24 +22,29 @@ def check_common_bounds(request: SamplingFields, server: ServerConfig) -> None:
         )
 
 
-def check_chat_bounds(request: ChatCompletionRequest, server: ServerConfig) -> None:
-    check_common_bounds(request, server)
-    if len(request.messages) > server.max_messages:
+def check_conversation_bounds(conversation: Conversation, server: ServerConfig) -> None:
+    check_common_bounds(conversation.n, conversation.sampling, server)
+    messages = conversation.param("messages")
+    if len(conversation.messages) > server.max_messages:
         raise InvalidRequestError(
-            f"At most {server.max_messages} messages are allowed.", param="messages"
+            f"At most {server.max_messages} messages are allowed.", param=messages
         )
-    total_chars = sum(len(m.text()) for m in request.messages)
+    total_chars = sum(len(m.text()) for m in conversation.messages)
     if total_chars > server.max_prompt_chars:
         raise InvalidRequestError(
             f"The messages have {total_chars} characters; the limit is {server.max_prompt_chars}.",
-            param="messages",
+            param=messages,
         )
-    if request.top_logprobs is not None and request.top_logprobs > server.max_top_logprobs:
+    logprobs = conversation.logprobs
+    if logprobs is not None and logprobs > server.max_top_logprobs:
         raise InvalidRequestError(
-            f"`top_logprobs` must be at most {server.max_top_logprobs}.", param="top_logprobs"
+            f"`top_logprobs` must be at most {server.max_top_logprobs}.",
+            param=conversation.param("top_logprobs"),
         )
-    if request.tools and len(request.tools) > server.max_tools:
-        raise InvalidRequestError(f"At most {server.max_tools} tools are allowed.", param="tools")
+    if len(conversation.tools) > server.max_tools:
+        raise InvalidRequestError(
+            f"At most {server.max_tools} tools are allowed.", param=conversation.param("tools")
+        )
 
 
 def json_depth_exceeds(value: object, limit: int) -> bool:

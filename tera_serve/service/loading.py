@@ -8,16 +8,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tera_serve.chat.family import ModelFamily, detect_family
 from tera_serve.chat.template import ChatTemplateRenderer
 from tera_serve.config import SAMPLING_DEFAULT_KEYS, ModelConfig
 from tera_serve.engine.base import Engine
 from tera_serve.errors import ConfigError
+from tera_serve.families.base import FamilyProfile
+from tera_serve.families.registry import resolve_family
 from tera_serve.service.registry import ServedModel
 
 logger = logging.getLogger(__name__)
 
-EngineFactory = Callable[[ModelConfig, ModelFamily], Engine]
+EngineFactory = Callable[[ModelConfig, FamilyProfile], Engine]
 """Starts the engine for a model; the family tells it which reasoning parser guides grammars."""
 
 
@@ -71,7 +72,7 @@ def load_served_model(config: ModelConfig, engine_factory: EngineFactory) -> Ser
     tokenizer = load_tokenizer(config)
     template = read_chat_template(config.chat_template)
     renderer = ChatTemplateRenderer(tokenizer, template)
-    family = detect_family(
+    family = resolve_family(
         load_hf_config(config),
         template or getattr(tokenizer, "chat_template", None),
         reasoning_parser=config.reasoning_parser,
@@ -79,10 +80,11 @@ def load_served_model(config: ModelConfig, engine_factory: EngineFactory) -> Ser
     )
     engine = engine_factory(config, family)
     logger.info(
-        "model %s ready in %.1f s (context %d, reasoning %s, tools %s)",
+        "model %s ready in %.1f s (context %d, family %s, reasoning %s, tools %s)",
         config.served_id,
         time.monotonic() - started,
         engine.info.max_model_len,
+        family.name,
         family.reasoning_parser or "none",
         family.tool_call_parser or "none",
     )

@@ -36,10 +36,11 @@ def quantization_label(served: ServedModel) -> str:
 
 
 def supported_features(served: ServedModel) -> list[str]:
+    own = served.family.features()
     features = ["json_mode", "structured_outputs", "logprobs"]
-    if served.family.tool_call_parser is not None:
+    if "tools" in own:
         features.insert(0, "tools")
-    if served.family.reasoning_parser is not None:
+    if "reasoning" in own:
         features.append("reasoning")
     return features
 

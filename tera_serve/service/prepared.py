@@ -31,6 +31,8 @@ class PreparedGeneration:
     logprobs: bool
     reasoning_fields: tuple[str, ...]
     """Message fields that carry reasoning text (empty for non-reasoning models)."""
+    forced_function: bool = False
+    """tool_choice named one function: its call finishes with `stop`, as OpenAI does."""
 
     @staticmethod
     def now() -> int:

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tera_serve.chat.family import ModelFamily
 from tera_serve.chat.template import ChatTemplateRenderer
 from tera_serve.config import ModelConfig
 from tera_serve.engine.base import Engine
 from tera_serve.errors import ModelNotFoundError, ServiceUnavailableError
+from tera_serve.families.base import FamilyProfile
 
 
 class ModelState(enum.Enum):
@@ -27,7 +27,7 @@ class ServedModel:
     config: ModelConfig
     engine: Engine
     renderer: ChatTemplateRenderer
-    family: ModelFamily
+    family: FamilyProfile
     created: int
     sampling_defaults: Mapping[str, float] = field(default_factory=dict)
     """Generation-config defaults merged with the config's `default_sampling`."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tera_serve.core.conversation import Sampling
 from tera_serve.engine.base import SamplingSpec, StructuredConstraint
 from tera_serve.errors import ContextLengthExceededError, InvalidRequestError
-from tera_serve.protocol.common import SamplingFields
 
 
 def fit_max_tokens(
@@ -39,7 +39,7 @@ def fit_max_tokens(
     return min(wanted, room)
 
 
-def parse_logit_bias(raw: dict[str, float] | None, vocab_size: int) -> dict[int, float] | None:
+def parse_logit_bias(raw: Mapping[str, float] | None, vocab_size: int) -> dict[int, float] | None:
     if not raw:
         return None
     bias: dict[int, float] = {}
@@ -63,7 +63,7 @@ def parse_logit_bias(raw: dict[str, float] | None, vocab_size: int) -> dict[int,
 
 
 def build_sampling_spec(
-    fields: SamplingFields,
+    fields: Sampling,
     *,
     max_tokens: int,
     seed_offset: int,
@@ -99,7 +99,7 @@ def build_sampling_spec(
         presence_penalty=pick("presence_penalty", 0.0),
         repetition_penalty=pick("repetition_penalty", 1.0),
         seed=seed,
-        stop=tuple(fields.stop_list()),
+        stop=fields.stop,
         stop_token_ids=stop_token_ids,
         ignore_eos=fields.ignore_eos,
         logprobs=logprobs,

@@ -13,9 +13,9 @@ from typing import Any
 import jsonschema
 import orjson
 
+from tera_serve.core.conversation import Conversation
 from tera_serve.engine.base import EngineRequest, EngineRequestError, StructuredConstraint
 from tera_serve.errors import InvalidRequestError
-from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.service.limits import json_depth_exceeds
 from tera_serve.service.registry import ServedModel
 
@@ -63,21 +63,19 @@ def check_backend_enforces(schema: Any, backend: str, param: str) -> None:
 
 
 def response_format_constraint(
-    request: ChatCompletionRequest, backend: str
+    conversation: Conversation, backend: str
 ) -> StructuredConstraint | None:
-    fmt = request.response_format
-    if fmt is None or fmt.type == "text":
+    fmt = conversation.output_format
+    if fmt is None or fmt.kind == "text":
         return None
-    if fmt.type == "json_object":
+    param = conversation.param("response_format")
+    if fmt.kind == "json_object":
         return StructuredConstraint(json_object=True)
-    schema = fmt.json_schema.json_schema if fmt.json_schema else None
-    if schema is None:
-        raise InvalidRequestError(
-            "`response_format.json_schema.schema` is required.", param="response_format"
-        )
-    check_json_schema(schema, "response_format")
-    check_backend_enforces(schema, backend, "response_format")
-    return StructuredConstraint(json_schema=schema)
+    if fmt.schema is None:
+        raise InvalidRequestError(f"`{param}` needs a JSON schema.", param=param)
+    check_json_schema(fmt.schema, param)
+    check_backend_enforces(fmt.schema, backend, param)
+    return StructuredConstraint(json_schema=fmt.schema)
 
 
 # Keywords each grammar backend is known to reject (vLLM's checks say only "unsupported").

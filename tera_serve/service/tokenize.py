@@ -1,37 +1,40 @@
-"""/tokenize and /detokenize in vLLM's response shape."""
+"""/tokenize and /detokenize in vLLM's response shape.
+
+Chat messages are rendered exactly as a chat request renders them (the family's renderer,
+the server's default template kwargs), so the count equals that request's prompt_tokens.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from tera_serve.chat.template import message_to_template_dict
+from tera_serve.core.conversation import Conversation
 from tera_serve.errors import InvalidRequestError
-from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
 from tera_serve.service.registry import ServedModel
 
 
-async def tokenize(request: TokenizeRequest, served: ServedModel) -> dict[str, Any]:
-    if request.messages is not None:
-        rendered = await served.renderer.render(
-            [message_to_template_dict(m) for m in request.messages],
-            add_generation_prompt=request.add_generation_prompt,
-            template_kwargs=request.chat_template_kwargs,
-        )
-        tokens = list(rendered.token_ids)
-    elif request.prompt is not None:
-        prompt = request.prompt
-        tokens = await asyncio.to_thread(
-            served.tokenizer.encode, prompt, add_special_tokens=request.add_special_tokens
-        )
-    else:
-        raise InvalidRequestError("Send `prompt` or `messages`.", param="prompt")
+def _body(tokens: list[int], served: ServedModel) -> dict[str, Any]:
     return {"count": len(tokens), "max_model_len": served.context_length, "tokens": tokens}
 
 
-async def detokenize(request: DetokenizeRequest, served: ServedModel) -> dict[str, Any]:
+async def tokenize_conversation(conversation: Conversation, served: ServedModel) -> dict[str, Any]:
+    prompt = await served.family.render(conversation, served, open_reasoning=False)
+    return _body(list(prompt.token_ids), served)
+
+
+async def tokenize_text(
+    text: str, served: ServedModel, *, add_special_tokens: bool
+) -> dict[str, Any]:
+    tokens = await asyncio.to_thread(
+        served.tokenizer.encode, text, add_special_tokens=add_special_tokens
+    )
+    return _body(list(tokens), served)
+
+
+async def detokenize(tokens: list[int], served: ServedModel) -> dict[str, Any]:
     vocab = len(served.tokenizer)
-    if any(not 0 <= t < vocab for t in request.tokens):
+    if any(not 0 <= t < vocab for t in tokens):
         raise InvalidRequestError("Token ids outside the vocabulary.", param="tokens")
-    text = await asyncio.to_thread(served.tokenizer.decode, request.tokens)
+    text = await asyncio.to_thread(served.tokenizer.decode, tokens)
     return {"prompt": text}

@@ -9,12 +9,13 @@ reasoning ends (the engine's reasoning parser decides where).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tera_serve.core.conversation import Conversation
 from tera_serve.engine.base import StructuredConstraint
 from tera_serve.errors import InvalidRequestError
-from tera_serve.protocol.chat import ChatCompletionRequest, NamedToolChoice
 from tera_serve.service.structured import check_backend_enforces, check_json_schema
 
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -31,33 +32,38 @@ class ForcedTools:
     """Set for a named function; None for `required`."""
 
 
-def _parameters(schema: dict[str, Any] | None) -> dict[str, Any]:
-    return schema if schema else ANY_OBJECT
+def _parameters(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(schema) if schema else ANY_OBJECT
 
 
-def forced_tools(request: ChatCompletionRequest, backend: str) -> ForcedTools | None:
-    choice = request.tool_choice
-    if choice is None or choice in ("auto", "none"):
+def forced_tools(conversation: Conversation, backend: str) -> ForcedTools | None:
+    choice = conversation.tool_choice
+    if choice is None or choice.mode in ("auto", "none"):
         return None
-    tools = {tool.function.name: tool.function.parameters for tool in request.tools or []}
+    choice_param = conversation.param("tool_choice")
+    tools = {tool.name: tool.parameters for tool in conversation.tools}
     if not tools:
         raise InvalidRequestError(
-            "`tool_choice` requires `tools` that it can choose from.", param="tool_choice"
+            f"`{choice_param}` requires `tools` that it can choose from.", param=choice_param
         )
-    if request.response_format is not None and request.response_format.type != "text":
+    fmt = conversation.output_format
+    if fmt is not None and fmt.kind != "text":
+        format_param = conversation.param("response_format")
         raise InvalidRequestError(
-            "`response_format` cannot be combined with a forced `tool_choice`.",
-            param="response_format",
+            f"`{format_param}` cannot be combined with a forced `{choice_param}`.",
+            param=format_param,
         )
+    tools_param = conversation.param("tools")
     for name, schema in tools.items():
-        check_json_schema(_parameters(schema), f"tools[{name}].function.parameters")
-        check_backend_enforces(_parameters(schema), backend, "tools")
-    if isinstance(choice, NamedToolChoice):
-        name = choice.function.name
+        where = conversation.param("tool_parameters").format(name=name)
+        check_json_schema(_parameters(schema), where)
+        check_backend_enforces(_parameters(schema), backend, tools_param)
+    if choice.mode == "named":
+        name = choice.name or ""
         if name not in tools:
             raise InvalidRequestError(
-                f"`tool_choice` names the function '{name}', which is not in `tools`.",
-                param="tool_choice",
+                f"`{choice_param}` names the function '{name}', which is not in `tools`.",
+                param=choice_param,
             )
         return ForcedTools(StructuredConstraint(json_schema=_parameters(tools[name])), name)
     calls: dict[str, Any] = {
@@ -75,5 +81,5 @@ def forced_tools(request: ChatCompletionRequest, backend: str) -> ForcedTools | 
             ]
         },
     }
-    calls["maxItems"] = MAX_FORCED_CALLS if request.parallel_tool_calls else 1
+    calls["maxItems"] = MAX_FORCED_CALLS if conversation.parallel_tool_calls else 1
     return ForcedTools(StructuredConstraint(json_schema=calls), None)

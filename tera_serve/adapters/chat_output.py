@@ -12,9 +12,11 @@ from typing import Any
 import orjson
 
 from tera_serve.engine.base import PositionLogprobs
+from tera_serve.errors import TeraError
 from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
 from tera_serve.service.generation import ChoiceEvent
 from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.usage import UsageCounter
 
 DONE_FRAME = b"data: [DONE]\n\n"
 _FINISH = b',"logprobs":null,"finish_reason":'
@@ -62,22 +64,40 @@ def _tool_call_delta_dict(call: ToolCallDelta) -> dict[str, Any]:
     return out
 
 
-@dataclass
-class UsageCounter:
-    prompt_tokens: int
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    def add(self, event: ChoiceEvent) -> None:
-        self.completion_tokens += event.new_tokens
-        if event.finish_reason is not None:
-            self.reasoning_tokens += event.reasoning_tokens
-
-    def as_dict(self) -> dict[str, Any]:
-        return usage_dict(self.prompt_tokens, self.completion_tokens, self.reasoning_tokens)
+def openai_usage(usage: UsageCounter) -> dict[str, Any]:
+    return usage_dict(usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens)
 
 
-class ChatChunkEncoder:
+class OpenAIStreamEnding:
+    """How OpenAI's streams end: an optional usage chunk, then `data: [DONE]`; a failure
+    after the 200 is an error frame, then `data: [DONE]`."""
+
+    _prepared: PreparedGeneration
+    _base: dict[str, Any]
+
+    def start_frames(self) -> list[bytes]:
+        return []
+
+    def usage_frame(self, usage: UsageCounter) -> bytes:
+        return sse_frame({**self._base, "choices": [], "usage": self._usage(usage)})
+
+    def _usage(self, usage: UsageCounter) -> dict[str, Any]:
+        return openai_usage(usage)
+
+    def end_frames(self, usage: UsageCounter) -> list[bytes]:
+        if self._prepared.include_usage:
+            return [self.usage_frame(usage), DONE_FRAME]
+        return [DONE_FRAME]
+
+    def error_frames(self, error: TeraError) -> list[bytes]:
+        return [sse_error_frame(error), DONE_FRAME]
+
+
+def sse_error_frame(error: TeraError) -> bytes:
+    return sse_frame(error.to_body())
+
+
+class ChatChunkEncoder(OpenAIStreamEnding):
     """Encodes one streamed response. `role` rides on each choice's first delta.
 
     The chunk's fixed part (id, object, created, model) is serialized once per response;
@@ -141,9 +161,6 @@ class ChatChunkEncoder:
             final = self._delta_dict(event.index, ParsedDelta(), final=True)
             frames.append(self._frame(event.index, final, event.finish_reason))
         return frames
-
-    def usage_frame(self, usage: UsageCounter) -> bytes:
-        return sse_frame({**self._base, "choices": [], "usage": usage.as_dict()})
 
 
 @dataclass
@@ -212,5 +229,5 @@ class ChatFolder:
                 }
                 for index, state in enumerate(self._choices)
             ],
-            "usage": self.usage.as_dict(),
+            "usage": openai_usage(self.usage),
         }

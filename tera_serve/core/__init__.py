@@ -1,0 +1,1 @@
+"""The protocol-neutral request every wire protocol is translated into (types only)."""

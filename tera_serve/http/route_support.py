@@ -1,0 +1,134 @@
+"""What every generation route shares: body reading, admission, responding."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.requests import ClientDisconnect
+
+from tera_serve.errors import (
+    ClientDisconnectedError,
+    PayloadTooLargeError,
+    ServerError,
+    ServiceUnavailableError,
+)
+from tera_serve.http.context import ServerContext
+from tera_serve.http.streaming import ChunkEncoder, Folder, folded_body, sse_body
+from tera_serve.http.validation import parse_json_body
+from tera_serve.metrics import GenerationObserver, RequestRecord
+from tera_serve.security.guard import RequestGuard
+from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.registry import ServedModel
+
+
+@dataclass(frozen=True)
+class OutputShape:
+    """A wire protocol's two ways of answering: stream frames, or one folded body."""
+
+    encoder: Callable[[PreparedGeneration], ChunkEncoder]
+    folder: Callable[[PreparedGeneration], Folder]
+
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def context_of(request: Request) -> ServerContext:
+    context: ServerContext = request.app.state.context
+    return context
+
+
+async def read_body(request: Request, context: ServerContext) -> dict[str, Any]:
+    limit = context.config.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientDisconnectedError("The client left while sending the body.") from None
+    return parse_json_body(b"".join(chunks), context.config.max_json_depth)
+
+
+def check_accepting(context: ServerContext) -> None:
+    if context.draining:
+        raise ServiceUnavailableError(
+            "The server is shutting down.", code="shutting_down", headers={"Retry-After": "5"}
+        )
+
+
+def guard_of(request: Request) -> RequestGuard:
+    """The request's key and limits (set by GuardMiddleware, which create_app installs)."""
+    guard = request.scope.get("state", {}).get("guard")
+    if not isinstance(guard, RequestGuard):
+        raise ServerError("The request guard is missing.", code="internal_error")
+    return guard
+
+
+async def admit(request: Request, context: ServerContext, model_id: str) -> ServedModel:
+    """Everything decided before tokenization (draining was checked before the body was
+    read): the key's scope (403), the model (404), then an admission slot (503), held until
+    the response ends."""
+    guard = guard_of(request)
+    guard.authorize_model(model_id, context.config.models)
+    served = context.registry.get(model_id)
+    model = served.config.served_id
+    record_of(request).model = model  # a served id: bounded label values
+    started = time.perf_counter()
+    try:
+        await guard.admit(model)
+    except ServiceUnavailableError as exc:
+        context.metrics.rate_limited.labels(model, exc.code or "over_capacity").inc()
+        raise
+    context.metrics.queue_time.labels(model).observe(time.perf_counter() - started)
+    return served
+
+
+async def respond(
+    request: Request,
+    context: ServerContext,
+    served: ServedModel,
+    prepared: PreparedGeneration,
+    shape: OutputShape,
+) -> Response:
+    """Stream the prepared generation in the protocol's frames, or fold it into its body."""
+    timeout = context.config.request_timeout_s
+    guard_of(request).charge_prompt(prepared.prompt_tokens)
+    observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
+    if prepared.stream:
+        return StreamingResponse(
+            sse_body(prepared, served.engine, shape.encoder(prepared), timeout, observer),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+    body = await folded_body(
+        prepared, served.engine, shape.folder(prepared), request, timeout, observer
+    )
+    return json_response(body)
+
+
+def record_of(request: Request) -> RequestRecord:
+    """The access-log record of this request (a detached one if the middleware is absent)."""
+    record = getattr(request.state, "record", None)
+    if isinstance(record, RequestRecord):
+        return record
+    return RequestRecord(
+        request_id=str(getattr(request.state, "request_id", "-")),
+        method=request.method,
+        path=request.url.path,
+    )

@@ -1,0 +1,145 @@
+"""Decide everything about a conversation before generation (DESIGN rule 1).
+
+Bounds, the family's prompt, the structured-output constraint, max_tokens fitted to the
+context, and one engine request per choice. Every 4xx is raised here, before any byte of a
+response, whatever wire protocol the conversation came from.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from tera_serve.config import ServerConfig
+from tera_serve.core.conversation import Conversation
+from tera_serve.engine.base import EngineRequest, StructuredConstraint
+from tera_serve.errors import InvalidRequestError
+from tera_serve.families.base import ParserSetup
+from tera_serve.parsing.base import OutputParser
+from tera_serve.parsing.chain import ParserChain
+from tera_serve.parsing.forced_tools import ForcedToolCallParser
+from tera_serve.service.limits import check_conversation_bounds
+from tera_serve.service.prepared import PreparedGeneration, new_request_id
+from tera_serve.service.registry import ServedModel
+from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
+from tera_serve.service.structured import check_engine_accepts, response_format_constraint
+from tera_serve.service.tool_choice import ForcedTools, forced_tools
+
+
+def reasoning_fields(served: ServedModel, server: ServerConfig) -> tuple[str, ...]:
+    own = served.family.reasoning_field
+    if own is None:
+        return ()
+    if server.emit_both_reasoning_fields:
+        return ("reasoning", "reasoning_content")
+    return (own,)
+
+
+def _check_template_allowed(conversation: Conversation, server: ServerConfig) -> None:
+    if conversation.chat_template is not None and not server.allow_request_chat_template:
+        raise InvalidRequestError(
+            "A request-supplied `chat_template` is disabled on this server.",
+            param="chat_template",
+        )
+
+
+def _constraint(
+    conversation: Conversation, backend: str
+) -> tuple[ForcedTools | None, StructuredConstraint | None]:
+    forced = forced_tools(conversation, backend)
+    if forced is not None:
+        return forced, forced.constraint
+    return None, response_format_constraint(conversation, backend)
+
+
+async def prepare(
+    conversation: Conversation,
+    served: ServedModel,
+    server: ServerConfig,
+    request_id: str | None = None,
+    *,
+    response_id_prefix: str = "chatcmpl-",
+    stream: bool = False,
+    include_usage: bool = False,
+) -> PreparedGeneration:
+    check_conversation_bounds(conversation, server)
+    _check_template_allowed(conversation, server)
+    backend = served.config.structured_output_backend
+    forced, structured = _constraint(conversation, backend)
+    prompt = await served.family.render(
+        conversation,
+        served,
+        open_reasoning=structured is not None or conversation.thinking_budget is not None,
+    )
+    max_tokens = fit_max_tokens(
+        conversation.max_tokens,
+        prompt_tokens=len(prompt.token_ids),
+        context_length=served.context_length,
+        max_output_length=served.config.max_output_length,
+        param=conversation.param("max_tokens"),
+        prompt_param=conversation.param("messages"),
+    )
+    bias = parse_logit_bias(conversation.sampling.logit_bias, len(served.tokenizer))
+    request_id = request_id or new_request_id()
+    budget = thinking_budget(conversation, served)
+    engine_requests = tuple(
+        EngineRequest(
+            request_id=f"{request_id}-{index}",
+            prompt_token_ids=prompt.token_ids,
+            sampling=build_sampling_spec(
+                conversation.sampling,
+                max_tokens=max_tokens,
+                seed_offset=index,
+                logprobs=conversation.logprobs,
+                logit_bias=bias,
+                defaults=served.sampling_defaults,
+                thinking_token_budget=budget,
+                stop_token_ids=prompt.stop_token_ids,
+                skip_special_tokens=prompt.skip_special_tokens and conversation.skip_special_tokens,
+                structured=structured,
+            ),
+            reasoning_ended=prompt.thinking_disabled if structured is not None else None,
+        )
+        for index in range(conversation.n)
+    )
+    if structured is not None:
+        param = conversation.param("tools" if forced else "response_format")
+        await check_engine_accepts(served, engine_requests[0], param, backend)
+    parsed_tools = conversation.tools if conversation.tools_offered() and not forced else ()
+    make_parser = served.family.parser_factory(
+        served,
+        ParserSetup(
+            prompt=prompt, tools=parsed_tools, parallel_tool_calls=conversation.parallel_tool_calls
+        ),
+    )
+    if forced is not None:
+        make_parser = functools.partial(forced_chain, make_parser, forced.function_name)
+    return PreparedGeneration(
+        request_id=request_id,
+        response_id=f"{response_id_prefix}{request_id}",
+        model_id=conversation.model,
+        created=PreparedGeneration.now(),
+        prompt_tokens=len(prompt.token_ids),
+        engine_requests=engine_requests,
+        make_parser=make_parser,
+        stream=stream,
+        include_usage=include_usage,
+        logprobs=conversation.logprobs is not None,
+        reasoning_fields=reasoning_fields(served, server),
+        forced_function=forced is not None and forced.function_name is not None,
+    )
+
+
+def forced_chain(make_inner: Callable[[], OutputParser], function_name: str | None) -> OutputParser:
+    return ParserChain((make_inner(), ForcedToolCallParser(function_name)))
+
+
+def thinking_budget(conversation: Conversation, served: ServedModel) -> int | None:
+    if conversation.thinking_budget is None:
+        return None
+    if served.family.reasoning_parser is None or not served.engine.info.supports_thinking_budget:
+        raise InvalidRequestError(
+            "`thinking_token_budget` is not supported by this model.",
+            param=conversation.param("thinking_token_budget"),
+        )
+    return conversation.thinking_budget
