@@ -2,8 +2,9 @@
 
 The last stage of a forced request's parser chain: the family's own stages pass reasoning
 through, and the content they let through is the constrained JSON. A named function
-streams its arguments as they come; `required` emits its list of calls when the JSON is complete. JSON that does not parse
-(output cut by max_tokens) stays in `content`, never silently dropped.
+streams its arguments as they come; `required` emits its list of calls when the JSON is
+complete. JSON that does not parse (output cut by max_tokens) stays in `content`, never
+silently dropped.
 """
 
 from __future__ import annotations

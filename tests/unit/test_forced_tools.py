@@ -7,8 +7,10 @@ import json
 
 import pytest
 
+from tera_serve.adapters.chat import chat_conversation
+from tera_serve.core.conversation import Conversation
 from tera_serve.errors import InvalidRequestError
-from tera_serve.parsing.base import ParsedDelta, PlainParser
+from tera_serve.parsing.base import ParsedDelta
 from tera_serve.parsing.forced_tools import ForcedToolCallParser
 from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.service.tool_choice import MAX_FORCED_CALLS, forced_tools
@@ -20,9 +22,11 @@ TOOLS = [
 ]
 
 
-def request(**fields: object) -> ChatCompletionRequest:
-    return ChatCompletionRequest.model_validate(
-        {"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": TOOLS, **fields}
+def request(**fields: object) -> Conversation:
+    return chat_conversation(
+        ChatCompletionRequest.model_validate(
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": TOOLS, **fields}
+        )
     )
 
 
@@ -85,18 +89,17 @@ def feed_all(parser: ForcedToolCallParser, pieces: list[str]) -> ParsedDelta:
 
 
 def test_named_streams_arguments_and_finishes_as_stop() -> None:
-    parser = ForcedToolCallParser(PlainParser(), "weather", new_call_id=lambda: "call_x")
+    parser = ForcedToolCallParser("weather", new_call_id=lambda: "call_x")
     first = parser.feed([1], '{"ci')
     assert first.tool_calls[0].id == "call_x" and first.tool_calls[0].name == "weather"
     rest = parser.feed([2], 'ty": "Paris"}')
     assert rest.tool_calls[0].id is None and rest.tool_calls[0].name is None
     assert first.tool_calls[0].arguments + rest.tool_calls[0].arguments == '{"city": "Paris"}'
     assert parser.finish().is_empty()
-    assert parser.called_tools is False  # finish_reason "stop" for a named function
 
 
 def test_required_emits_calls_at_the_end() -> None:
-    parser = ForcedToolCallParser(PlainParser(), None, new_call_id=fixed_ids())  # type: ignore[arg-type]
+    parser = ForcedToolCallParser(None, new_call_id=fixed_ids())  # type: ignore[arg-type]
     text = json.dumps(
         [{"name": "weather", "arguments": {"city": "Rome"}}, {"name": "noargs", "arguments": {}}]
     )
@@ -106,11 +109,10 @@ def test_required_emits_calls_at_the_end() -> None:
         (1, "call_1", "noargs"),
     ]
     assert json.loads(out.tool_calls[0].arguments) == {"city": "Rome"}
-    assert out.content == "" and parser.called_tools is True
+    assert out.content == ""
 
 
 def test_required_cut_short_stays_content() -> None:
-    parser = ForcedToolCallParser(PlainParser(), None)
+    parser = ForcedToolCallParser(None)
     out = feed_all(parser, ['[{"name": "weather", "argu'])
     assert out.tool_calls == [] and out.content == '[{"name": "weather", "argu'
-    assert parser.called_tools is False

@@ -11,6 +11,7 @@ from tera_serve.chat.template import (
     message_to_template_dict,
     tools_to_template_list,
 )
+from tera_serve.adapters.chat import chat_conversation
 from tera_serve.protocol.chat import ChatCompletionRequest
 
 EXPECTED = """<|im_start|>system
@@ -85,10 +86,10 @@ CONVERSATION = {
 def test_multi_turn_tool_conversation_renders_as_qwen3_expects() -> None:
     from tests.fixtures.qwen3 import qwen3_tokenizer
 
-    request = ChatCompletionRequest.model_validate(CONVERSATION)
+    request = chat_conversation(ChatCompletionRequest.model_validate(CONVERSATION))
     renderer = ChatTemplateRenderer(qwen3_tokenizer())
     text = renderer.render_text(
         [message_to_template_dict(m) for m in request.messages],
-        tools=tools_to_template_list(request.tools or []),
+        tools=tools_to_template_list(request.tools),
     )
     assert text == EXPECTED

@@ -61,7 +61,6 @@ class Folded:
     content: str = ""
     calls: list[dict[str, str]] = field(default_factory=list)
     reasoning_tokens: int = 0
-    called_tools: bool = False
 
 
 def counter_ids() -> Callable[[], str]:
@@ -91,7 +90,6 @@ def fold(parser: OutputParser, chunks: Iterable[Sequence[int]]) -> Folded:
                 raise AssertionError(f"unexpected tool-call delta {piece}")
             out.calls[piece.index]["arguments"] += piece.arguments
     out.reasoning_tokens = parser.reasoning_tokens
-    out.called_tools = parser.called_tools
     return out
 
 

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tera_serve.chat.family import ModelFamily
 from tera_serve.chat.prompt_types import ChatPrompt
+from tera_serve.core.conversation import ToolSpec
+from tera_serve.families.base import ParserSetup
+from tera_serve.families.harmony_family import HarmonyFamily
 from tera_serve.parsing.harmony import HarmonyParser
-from tera_serve.service.parser_choice import make_parser_factory
 from tests.unit.harmony.outputs import (
     CALL,
     RETURN,
@@ -101,7 +102,6 @@ def _cases() -> dict[str, Case]:
                 reasoning=THINK,
                 calls=[_weather_call()],
                 reasoning_tokens=_analysis_tokens(),
-                called_tools=True,
             ),
         ),
         "call, recipient in the role header": Case(
@@ -110,7 +110,6 @@ def _cases() -> dict[str, Case]:
                 reasoning=THINK,
                 calls=[_weather_call(arguments='{"city": "Tokyo"}')],
                 reasoning_tokens=_analysis_tokens(),
-                called_tools=True,
             ),
         ),
         "preamble then call": Case(
@@ -124,7 +123,6 @@ def _cases() -> dict[str, Case]:
                 content="Let me look up the current weather.",
                 calls=[_weather_call()],
                 reasoning_tokens=_analysis_tokens(),
-                called_tools=True,
             ),
         ),
         "call on the analysis channel": Case(
@@ -133,7 +131,6 @@ def _cases() -> dict[str, Case]:
                 reasoning=THINK,
                 calls=[_weather_call(name="get_time", arguments='{"tz": "Europe/Paris"}')],
                 reasoning_tokens=_analysis_tokens(),
-                called_tools=True,
             ),
         ),
         "recipient in both places": Case(
@@ -142,7 +139,6 @@ def _cases() -> dict[str, Case]:
                 reasoning=THINK,
                 calls=[_weather_call(arguments='{"city": "Oslo"}')],
                 reasoning_tokens=_analysis_tokens(),
-                called_tools=True,
             ),
         ),
         "max_tokens cut in analysis": _cut_in_analysis(),
@@ -157,12 +153,11 @@ def _cases() -> dict[str, Case]:
                     _weather_call(arguments='{"city": "Rome"}'),
                     _weather_call(1, '{"tz": "CET"}', "get_time"),
                 ],
-                called_tools=True,
             ),
         ),
         "two calls, parallel_tool_calls=false": Case(
             two_calls,
-            Folded(calls=[_weather_call(arguments='{"city": "Rome"}')], called_tools=True),
+            Folded(calls=[_weather_call(arguments='{"city": "Rome"}')]),
             parallel=False,
         ),
         "no tools offered: a call is text": Case(
@@ -279,19 +274,17 @@ def test_garbage_never_raises_and_never_leaks_markers(
         assert len(whole.calls) <= 1
 
 
-def _served(tool_call_parser: str | None) -> Any:
-    return SimpleNamespace(family=ModelFamily("openai_gptoss", tool_call_parser))
+def _factory(tool_call_parser: str | None) -> Any:
+    setup = ParserSetup(
+        prompt=ChatPrompt(text="", token_ids=(1,)),
+        tools=(ToolSpec("get_weather"),),
+        parallel_tool_calls=True,
+    )
+    return HarmonyFamily(tool_call_parser=tool_call_parser).parser_factory(SimpleNamespace(), setup)
 
 
 def test_parser_choice_gives_harmony_parsers() -> None:
-    prompt = ChatPrompt(text="", token_ids=(1,))
-    factory = make_parser_factory(
-        _served("openai"),
-        prompt=prompt,
-        tool_names=("get_weather",),
-        tool_schemas={},
-        parallel_tool_calls=True,
-    )
+    factory = _factory("openai")
     parser = factory()
     assert isinstance(parser, HarmonyParser)
     assert factory() is not parser
@@ -300,13 +293,7 @@ def test_parser_choice_gives_harmony_parsers() -> None:
 
 
 def test_parser_choice_without_a_tool_parser_offers_no_tools() -> None:
-    factory = make_parser_factory(
-        _served(None),
-        prompt=ChatPrompt(text="", token_ids=(1,)),
-        tool_names=("get_weather",),
-        tool_schemas={},
-        parallel_tool_calls=True,
-    )
+    factory = _factory(None)
     folded = fold(factory(), [completion(call("get_weather", ARGS))])
     assert folded.calls == []
     assert folded.content == ARGS

@@ -18,12 +18,13 @@ from openai_harmony import (
     ToolDescription,
 )
 
+from tera_serve.adapters.chat import chat_conversation
 from tera_serve.chat import harmony as chat_harmony
-from tera_serve.chat.family import ModelFamily
 from tera_serve.chat.harmony import render_harmony_prompt
+from tera_serve.core import conversation as core
 from tera_serve.errors import InvalidRequestError
+from tera_serve.families.harmony_family import HarmonyFamily
 from tera_serve.protocol.chat import ChatCompletionRequest
-from tera_serve.service.prompt import build_chat_prompt
 from tests.unit.harmony.outputs import CALL, RETURN, encoding
 
 WEATHER_PARAMETERS = {
@@ -50,13 +51,12 @@ ANSWER = "It is 21 °C and clear in Paris."
 def _served(**template_kwargs: Any) -> Any:
     return SimpleNamespace(
         config=SimpleNamespace(default_chat_template_kwargs=template_kwargs),
-        family=ModelFamily("openai_gptoss", "openai"),
     )
 
 
-def _request(messages: list[dict[str, Any]], **fields: Any) -> ChatCompletionRequest:
-    return ChatCompletionRequest.model_validate(
-        {"model": "gpt-oss", "messages": messages, **fields}
+def _request(messages: list[dict[str, Any]], **fields: Any) -> core.Conversation:
+    return chat_conversation(
+        ChatCompletionRequest.model_validate({"model": "gpt-oss", "messages": messages, **fields})
     )
 
 
@@ -284,6 +284,6 @@ async def test_special_token_text_in_messages_stays_text() -> None:
 
 async def test_build_chat_prompt_uses_harmony_for_gpt_oss() -> None:
     request = _request([{"role": "user", "content": "Hi"}])
-    prompt = await build_chat_prompt(request, _served())
+    prompt = await HarmonyFamily().render(request, _served(), open_reasoning=False)
     direct = await render_harmony_prompt(request, _served())
     assert prompt == direct

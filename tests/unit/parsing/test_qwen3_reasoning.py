@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from tera_serve.parsing.base import ParsedDelta
 from tera_serve.parsing.qwen3_reasoning import Qwen3ReasoningSplitter, ThinkTokenIds
 from tests.fixtures.qwen3 import qwen3_tokenizer
 
@@ -11,18 +12,18 @@ from tests.fixtures.qwen3 import qwen3_tokenizer
 def _split(splitter: Qwen3ReasoningSplitter, *chunks: str) -> tuple[str, str]:
     reasoning = content = ""
     for chunk in chunks:
-        r, c = splitter.feed([], chunk)
-        reasoning, content = reasoning + r, content + c
-    r, c = splitter.finish()
-    return reasoning + r, content + c
+        out = splitter.feed([], chunk)
+        reasoning, content = reasoning + out.reasoning, content + out.content
+    out = splitter.finish()
+    return reasoning + out.reasoning, content + out.content
 
 
 def test_partial_tags_are_held_back() -> None:
     splitter = Qwen3ReasoningSplitter()
-    assert splitter.feed([], "<thi") == ("", "")
-    assert splitter.feed([], "nk>\nHmm <") == ("Hmm ", "")
-    assert splitter.feed([], "/thi") == ("", "")
-    assert splitter.feed([], "nk>\n\nHi") == ("", "Hi")
+    assert splitter.feed([], "<thi") == ParsedDelta(reasoning="", content="")
+    assert splitter.feed([], "nk>\nHmm <") == ParsedDelta(reasoning="Hmm ", content="")
+    assert splitter.feed([], "/thi") == ParsedDelta(reasoning="", content="")
+    assert splitter.feed([], "nk>\n\nHi") == ParsedDelta(reasoning="", content="Hi")
 
 
 def test_a_repeated_think_tag_after_an_open_prompt_is_dropped() -> None:

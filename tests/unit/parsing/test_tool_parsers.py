@@ -18,7 +18,7 @@ from tests.unit.parsing.cases import SCHEMAS
 def _fold(parser: TaggedToolParser, *chunks: str) -> ParsedDelta:
     out = ParsedDelta()
     for chunk in chunks:
-        out.extend(parser.feed_text(chunk))
+        out.extend(parser.feed([], chunk))
     out.extend(parser.finish())
     return out
 
@@ -34,7 +34,7 @@ def test_botched_call_is_content_and_logged(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.WARNING):
         out = _fold(parser, "<tool_call>\n{'name': 'get_weather'}\n</tool_call>")
     assert out.content == "<tool_call>\n{'name': 'get_weather'}\n</tool_call>"
-    assert out.tool_calls == [] and not parser.called_tools
+    assert out.tool_calls == []
     assert "not a valid call (expected a key)" in caplog.text
 
 
@@ -49,7 +49,7 @@ def test_invalid_arguments_after_report_are_logged(caplog: pytest.LogCaptureFixt
     parser = HermesToolParser({"get_weather"})
     with caplog.at_level(logging.WARNING):
         out = _fold(parser, '<tool_call>{"name": "get_weather", "arguments": {"a": tru}}\n')
-    assert parser.called_tools
+    assert out.tool_calls
     assert out.tool_calls[0].arguments == '{"a": tru}'
     assert "arguments are not valid JSON" in caplog.text  # complete, only </tool_call> missing
     assert "ended inside" not in caplog.text
@@ -76,11 +76,11 @@ def test_one_call_limit_drops_and_logs(caplog: pytest.LogCaptureFixture) -> None
 
 def test_first_delta_of_a_call_carries_id_and_name() -> None:
     parser = HermesToolParser({"get_weather"}, new_call_id=lambda: "call_fixed")
-    first = parser.feed_text('<tool_call>\n{"name": "get_weather", "arguments": {"ci')
+    first = parser.feed([], '<tool_call>\n{"name": "get_weather", "arguments": {"ci')
     assert [(c.index, c.id, c.name, c.arguments) for c in first.tool_calls] == [
         (0, "call_fixed", "get_weather", '{"ci')
     ]
-    later = parser.feed_text('ty": "Paris"}}\n</tool_call>')
+    later = parser.feed([], 'ty": "Paris"}}\n</tool_call>')
     assert [(c.id, c.name, c.arguments) for c in later.tool_calls] == [
         (None, None, 'ty": "Paris"}')
     ]
@@ -91,7 +91,7 @@ def test_no_tools_offered_means_no_tool_parsing() -> None:
     text = '<tool_call>{"name": "f", "arguments": {}}</tool_call>'
     out = parser.feed([], text)
     out.extend(parser.finish())
-    assert out.content == text and not parser.called_tools
+    assert out.content == text
 
 
 def test_coder_value_newlines_and_missing_closing_tags() -> None:
