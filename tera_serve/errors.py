@@ -41,6 +41,37 @@ class TeraError(Exception):
         }
 
 
+# Anthropic's `error.type` for each HTTP status our errors use (its API's own table).
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    499: "api_error",
+    500: "api_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+}
+ANTHROPIC_PATH_PREFIX = "/v1/messages"
+
+
+def anthropic_error_body(error: TeraError) -> dict[str, Any]:
+    """The Anthropic Messages API's error shape (HTTP bodies and `event: error` frames)."""
+    kind = _ANTHROPIC_TYPES.get(error.status, "api_error")
+    return {"type": "error", "error": {"type": kind, "message": error.message}}
+
+
+def error_body_for_path(error: TeraError, path: str) -> dict[str, Any]:
+    """The one choice of error shape: Anthropic's on its routes, OpenAI's everywhere else."""
+    if path.startswith(ANTHROPIC_PATH_PREFIX):
+        return anthropic_error_body(error)
+    return error.to_body()
+
+
 class InvalidRequestError(TeraError):
     status = 400
     error_type = "invalid_request_error"

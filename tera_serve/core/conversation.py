@@ -53,8 +53,6 @@ class Message:
     tool_calls: tuple[ToolCallPart, ...] = ()
     reasoning: str | None = None
     """An assistant turn's earlier reasoning, replayed by the client."""
-    is_error: bool = False
-    """For `tool` messages: the tool reported a failure."""
 
     def text(self) -> str:
         """The text parts joined (images left out)."""
@@ -136,6 +134,9 @@ class Conversation:
     chat_template: str | None = None
     add_generation_prompt: bool = True
     skip_special_tokens: bool = True
+    thinking_budget_required: bool = True
+    """False: a thinking budget the engine cannot enforce is dropped (Messages' `thinking`
+    must carry one); True: such a budget is a 400 (Chat's explicit extension)."""
     params: Mapping[str, str] = field(default_factory=dict)
     """Wire names of fields whose protocol spells them differently, for error `param`s
     (keys: max_tokens, messages, tools, tool_parameters, tool_choice, response_format,

@@ -15,6 +15,7 @@ from tera_serve.config import ModelConfig
 from tera_serve.http.access import AccessLogMiddleware
 from tera_serve.http.context import ServerContext
 from tera_serve.http.errors import install_error_handlers
+from tera_serve.http.messages_routes import build_messages_router
 from tera_serve.http.openapi import publish_request_schemas
 from tera_serve.http.request_id import RequestIdMiddleware
 from tera_serve.http.routes import build_router
@@ -84,6 +85,7 @@ def create_app(context: ServerContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.include_router(build_router())
+    app.include_router(build_messages_router())
     publish_request_schemas(app)
     # Starlette wraps in reverse order: the request id is set first, then the access log,
     # then keys and limits (whose clean-up runs when the whole response has ended).

@@ -16,15 +16,17 @@ from tera_serve.errors import (
     NotFoundError,
     ServerError,
     TeraError,
+    error_body_for_path,
 )
 from tera_serve.http.validation import param_from_location
 
 logger = logging.getLogger(__name__)
 
 
-def error_response(error: TeraError) -> Response:
+def error_response(error: TeraError, path: str = "") -> Response:
+    """The error in the shape of the route's protocol (Anthropic's on /v1/messages)."""
     return Response(
-        content=orjson.dumps(error.to_body()),
+        content=orjson.dumps(error_body_for_path(error, path)),
         status_code=error.status,
         media_type="application/json",
         headers=error.headers,
@@ -35,21 +37,24 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_tera_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, TeraError):  # pragma: no cover - registered for TeraError
             raise exc
-        return error_response(exc)
+        return error_response(exc, request.url.path)
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
         if status == 404:
-            return error_response(NotFoundError(f"No route {request.url.path}.", code="not_found"))
+            return error_response(
+                NotFoundError(f"No route {request.url.path}.", code="not_found"), request.url.path
+            )
         if status == 405:
             return error_response(
                 MethodNotAllowedError(
                     f"{request.method} is not allowed on {request.url.path}.",
                     code="method_not_allowed",
-                )
+                ),
+                request.url.path,
             )
         detail = getattr(exc, "detail", "error")
-        return error_response(InvalidRequestError(str(detail)))
+        return error_response(InvalidRequestError(str(detail)), request.url.path)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []
@@ -60,12 +65,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             InvalidRequestError(
                 str(first.get("msg", "invalid request")), param=param_from_location(loc)
-            )
+            ),
+            request.url.path,
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error on %s", request.url.path)
-        return error_response(ServerError("Internal server error.", code="internal_error"))
+        return error_response(
+            ServerError("Internal server error.", code="internal_error"), request.url.path
+        )
 
     app.add_exception_handler(TeraError, on_tera_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)

@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 
 from tera_serve.errors import (
     ClientDisconnectedError,
+    InvalidRequestError,
     PayloadTooLargeError,
     ServerError,
     ServiceUnavailableError,
@@ -132,3 +133,20 @@ def record_of(request: Request) -> RequestRecord:
         method=request.method,
         path=request.url.path,
     )
+
+
+def scoped_model(request: Request, context: ServerContext, model: str | None) -> ServedModel:
+    model_id = model_or_default(model, context)
+    guard_of(request).authorize_model(model_id, context.config.models)
+    return context.registry.get(model_id)
+
+
+def model_or_default(model: str | None, context: ServerContext) -> str:
+    if model:
+        return model
+    default = context.registry.default_id()
+    if default is None:
+        raise InvalidRequestError(
+            "`model` is required when several models are served.", param="model"
+        )
+    return default

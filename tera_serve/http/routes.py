@@ -11,7 +11,6 @@ from tera_serve.adapters.chat_output import ChatChunkEncoder, ChatFolder
 from tera_serve.adapters.completions import prompt_batch
 from tera_serve.adapters.completions_output import CompletionChunkEncoder, CompletionFolder
 from tera_serve.errors import InvalidRequestError
-from tera_serve.http.context import ServerContext
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
@@ -22,6 +21,7 @@ from tera_serve.http.route_support import (
     json_response,
     read_body,
     respond,
+    scoped_model,
 )
 from tera_serve.http.validation import validate_body
 from tera_serve.protocol.chat import ChatCompletionRequest
@@ -30,7 +30,6 @@ from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
 from tera_serve.service.completions import prepare_batch
 from tera_serve.service.model_card import model_card
 from tera_serve.service.prepare import prepare
-from tera_serve.service.registry import ServedModel
 from tera_serve.service.tokenize import detokenize, tokenize_text
 from tera_serve.service.tokenize import tokenize_conversation as tokenize_chat
 
@@ -121,7 +120,7 @@ def build_router() -> APIRouter:
     async def tokenize_route(request: Request) -> Response:
         context = context_of(request)
         body = validate_body(TokenizeRequest, await read_body(request, context))
-        served = _scoped_model(request, context, body.model)
+        served = scoped_model(request, context, body.model)
         if body.messages is not None:
             conversation = tokenize_conversation(body, served.config.served_id)
             return json_response(await tokenize_chat(conversation, served))
@@ -135,24 +134,7 @@ def build_router() -> APIRouter:
     async def detokenize_route(request: Request) -> Response:
         context = context_of(request)
         body = validate_body(DetokenizeRequest, await read_body(request, context))
-        served = _scoped_model(request, context, body.model)
+        served = scoped_model(request, context, body.model)
         return json_response(await detokenize(body.tokens, served))
 
     return router
-
-
-def _scoped_model(request: Request, context: ServerContext, model: str | None) -> ServedModel:
-    model_id = _model_or_default(model, context)
-    guard_of(request).authorize_model(model_id, context.config.models)
-    return context.registry.get(model_id)
-
-
-def _model_or_default(model: str | None, context: ServerContext) -> str:
-    if model:
-        return model
-    default = context.registry.default_id()
-    if default is None:
-        raise InvalidRequestError(
-            "`model` is required when several models are served.", param="model"
-        )
-    return default

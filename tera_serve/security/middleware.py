@@ -144,7 +144,7 @@ class GuardMiddleware:
                 record.error_type = exc.error_type
             if isinstance(exc, RateLimitError):
                 self.metrics.rate_limited.labels("-", exc.code or "rate_limit").inc()
-            await error_response(exc)(scope, receive, guarded_send)
+            await error_response(exc, scope.get("path", ""))(scope, receive, guarded_send)
             return
         admitted = True
         if record is not None and guard.key is not None:

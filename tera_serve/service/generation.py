@@ -22,6 +22,8 @@ class ChoiceEvent:
     finish_reason: str | None = None
     reasoning_tokens: int = 0
     """Reasoning tokens of the whole choice; set on the final event."""
+    stop_sequence: str | None = None
+    """The client's stop string that ended the choice (final event, finish `stop`)."""
 
 
 def finish_reason(engine_reason: str, *, called_tools: bool, forced_function: bool) -> str:
@@ -32,6 +34,10 @@ def finish_reason(engine_reason: str, *, called_tools: bool, forced_function: bo
     if called_tools and not forced_function and engine_reason == "stop":
         return "tool_calls"
     return engine_reason
+
+
+def _matched_stop(stop_reason: int | str | None, stops: tuple[str, ...]) -> str | None:
+    return stop_reason if isinstance(stop_reason, str) and stop_reason in stops else None
 
 
 async def _run_one(
@@ -63,6 +69,7 @@ async def _run_one(
                     forced_function=forced_function,
                 ),
                 reasoning_tokens=parser.reasoning_tokens,
+                stop_sequence=_matched_stop(delta.stop_reason, request.sampling.stop),
             )
     finally:
         await stream.aclose()  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from tera_serve.chat.prompt_types import ChatPrompt
 from tera_serve.config import ServerConfig
 from tera_serve.core.conversation import Conversation
 from tera_serve.engine.base import EngineRequest, StructuredConstraint
@@ -52,6 +53,22 @@ def _constraint(
     return None, response_format_constraint(conversation, backend)
 
 
+async def render_request(
+    conversation: Conversation, served: ServedModel, server: ServerConfig
+) -> tuple[ForcedTools | None, StructuredConstraint | None, ChatPrompt]:
+    """Bounds, the output constraint and the prompt: all a request's prompt tokens depend
+    on (count_tokens uses this too, so its count is the request's `input_tokens`)."""
+    check_conversation_bounds(conversation, server)
+    _check_template_allowed(conversation, server)
+    forced, structured = _constraint(conversation, served.config.structured_output_backend)
+    prompt = await served.family.render(
+        conversation,
+        served,
+        open_reasoning=structured is not None or conversation.thinking_budget is not None,
+    )
+    return forced, structured, prompt
+
+
 async def prepare(
     conversation: Conversation,
     served: ServedModel,
@@ -62,15 +79,8 @@ async def prepare(
     stream: bool = False,
     include_usage: bool = False,
 ) -> PreparedGeneration:
-    check_conversation_bounds(conversation, server)
-    _check_template_allowed(conversation, server)
+    forced, structured, prompt = await render_request(conversation, served, server)
     backend = served.config.structured_output_backend
-    forced, structured = _constraint(conversation, backend)
-    prompt = await served.family.render(
-        conversation,
-        served,
-        open_reasoning=structured is not None or conversation.thinking_budget is not None,
-    )
     max_tokens = fit_max_tokens(
         conversation.max_tokens,
         prompt_tokens=len(prompt.token_ids),
@@ -138,8 +148,18 @@ def thinking_budget(conversation: Conversation, served: ServedModel) -> int | No
     if conversation.thinking_budget is None:
         return None
     if served.family.reasoning_parser is None or not served.engine.info.supports_thinking_budget:
+        if not conversation.thinking_budget_required:
+            return None
         raise InvalidRequestError(
             "`thinking_token_budget` is not supported by this model.",
             param=conversation.param("thinking_token_budget"),
         )
     return conversation.thinking_budget
+
+
+async def count_prompt_tokens(
+    conversation: Conversation, served: ServedModel, server: ServerConfig
+) -> int:
+    """The prompt tokens this conversation would be charged as a request."""
+    _, _, prompt = await render_request(conversation, served, server)
+    return len(prompt.token_ids)

@@ -1,0 +1,61 @@
+"""The Anthropic Messages routes: POST /v1/messages and /v1/messages/count_tokens.
+
+Errors on these paths take Anthropic's shape (`errors.error_body_for_path`); keys (Bearer or
+`x-api-key`), scopes, limits, admission, metrics and the access log are the same as on the
+OpenAI routes. `anthropic-version` and `anthropic-beta` headers are accepted as sent.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from tera_serve.adapters.messages import messages_conversation
+from tera_serve.adapters.messages_output import MessagesFolder, MessagesStreamEncoder
+from tera_serve.http.openapi import json_body
+from tera_serve.http.route_support import (
+    OutputShape,
+    admit,
+    check_accepting,
+    context_of,
+    json_response,
+    read_body,
+    respond,
+    scoped_model,
+)
+from tera_serve.http.validation import validate_body
+from tera_serve.protocol.messages import MessagesCountRequest, MessagesRequest
+from tera_serve.service.prepare import count_prompt_tokens, prepare
+
+MESSAGES_SHAPE = OutputShape(MessagesStreamEncoder, MessagesFolder)
+
+
+def build_messages_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/messages", openapi_extra=json_body(MessagesRequest))
+    async def create_message(request: Request) -> Response:
+        context = context_of(request)
+        check_accepting(context)
+        body = validate_body(MessagesRequest, await read_body(request, context))
+        conversation = messages_conversation(body)
+        served = await admit(request, context, body.model)
+        prepared = await prepare(
+            conversation,
+            served,
+            context.config,
+            request.state.request_id,
+            response_id_prefix="msg_",
+            stream=body.stream,
+        )
+        return await respond(request, context, served, prepared, MESSAGES_SHAPE)
+
+    @router.post("/v1/messages/count_tokens", openapi_extra=json_body(MessagesCountRequest))
+    async def count_tokens(request: Request) -> Response:
+        context = context_of(request)
+        body = validate_body(MessagesCountRequest, await read_body(request, context))
+        served = scoped_model(request, context, body.model)
+        count = await count_prompt_tokens(messages_conversation(body), served, context.config)
+        return json_response({"input_tokens": count})
+
+    return router
