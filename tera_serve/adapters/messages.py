@@ -16,6 +16,7 @@ from tera_serve.core.conversation import (
     Conversation,
     ImagePart,
     Message,
+    OutputFormat,
     Sampling,
     TextPart,
     ToolCallPart,
@@ -42,7 +43,7 @@ MESSAGES_PARAMS = {
     "tools": "tools",
     "tool_parameters": "tools[{name}].input_schema",
     "tool_choice": "tool_choice",
-    "response_format": "tool_choice",
+    "response_format": "output_config.format",
     "thinking_token_budget": "thinking.budget_tokens",
 }
 _CHOICE_MODES: dict[str, Literal["auto", "none", "required"]] = {
@@ -161,6 +162,22 @@ def _system(request: MessagesCountRequest) -> list[Message]:
     return [Message(role="system", parts=(TextPart(text),))] if text else []
 
 
+# Anthropic's effort levels above `high` have no counterpart in open models' templates.
+_EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
+
+
+def _reasoning_effort(request: MessagesCountRequest) -> str | None:
+    if request.thinking is not None and request.thinking.type == "disabled":
+        return "none"
+    effort = request.output_config.effort if request.output_config else None
+    return _EFFORTS[effort] if effort else None
+
+
+def _output_format(request: MessagesCountRequest) -> OutputFormat | None:
+    fmt = request.output_config.format if request.output_config else None
+    return OutputFormat("json_schema", fmt.schema_) if fmt is not None else None
+
+
 def messages_conversation(request: MessagesCountRequest) -> Conversation:
     messages = _system(request)
     for index, message in enumerate(request.messages):
@@ -185,7 +202,8 @@ def messages_conversation(request: MessagesCountRequest) -> Conversation:
         tools=tuple(_tool(tool, i) for i, tool in enumerate(request.tools or ())),
         tool_choice=choice,
         parallel_tool_calls=parallel,
-        reasoning_effort="none" if thinking is not None and thinking.type == "disabled" else None,
+        output_format=_output_format(request),
+        reasoning_effort=_reasoning_effort(request),
         thinking_budget=thinking.budget_tokens if isinstance(thinking, ThinkingEnabled) else None,
         thinking_budget_required=False,
         params=MESSAGES_PARAMS,

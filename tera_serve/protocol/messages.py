@@ -91,6 +91,24 @@ class ThinkingDisabled(_Block):
     type: Literal["disabled"]
 
 
+class ThinkingAdaptive(_Block):
+    """The model decides how much to think: reasoning on, no budget."""
+
+    type: Literal["adaptive"]
+
+
+class JsonOutputFormat(_Block):
+    type: Literal["json_schema"]
+    schema_: Annotated[dict[str, Any], Field(alias="schema")]
+
+
+class OutputConfig(_Block):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+    format: JsonOutputFormat | None = None
+
+
 class Metadata(_Block):
     user_id: str | None = None
 
@@ -103,9 +121,13 @@ class MessagesCountRequest(_Block):
     system: str | list[TextBlock] | None = None
     tools: list[ToolParam] | None = None
     tool_choice: ToolChoiceParam | None = None
-    thinking: Annotated[ThinkingEnabled | ThinkingDisabled, Field(discriminator="type")] | None = (
-        None
-    )
+    thinking: (
+        Annotated[
+            ThinkingEnabled | ThinkingDisabled | ThinkingAdaptive, Field(discriminator="type")
+        ]
+        | None
+    ) = None
+    output_config: OutputConfig | None = None
 
 
 class MessagesRequest(MessagesCountRequest):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import CPU_TEST_ENGINE_ARGS, LiveServer, live_server
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+QWEN = "tera-test/tiny-qwen3"
+OSS = "tera-test/tiny-gpt-oss"
 
 
 def warm_up(server: LiveServer, model: str) -> None:
@@ -26,4 +29,23 @@ def default_server(smollm_dir: object) -> Iterator[LiveServer]:
     """`tera-serve` with no --model: the embedded SmolLM2-135M-Instruct."""
     with live_server([], "default") as server:
         warm_up(server, DEFAULT_MODEL)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def qwen_server(tiny_qwen3_dir: Path) -> Iterator[LiveServer]:
+    """The tiny Qwen3 (reasoning, hermes tools), shared by every protocol's tests."""
+    with live_server(
+        ["--model", str(tiny_qwen3_dir), "--served-model-name", QWEN, *CPU_TEST_ENGINE_ARGS], "qwen"
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def oss_server(tiny_gpt_oss_dir: Path) -> Iterator[LiveServer]:
+    """The tiny gpt-oss (harmony), shared by every protocol's tests."""
+    with live_server(
+        ["--model", str(tiny_gpt_oss_dir), "--served-model-name", OSS, *CPU_TEST_ENGINE_ARGS],
+        "gpt-oss",
+    ) as server:
         yield server

@@ -4,20 +4,17 @@ gpt-oss test models (random weights: only the grammar can make their calls valid
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
 
-from tests.support.live_server import CPU_TEST_ENGINE_ARGS, LiveServer, live_server
+from tests.e2e.conftest import OSS, QWEN
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 
-QWEN = "tera-test/tiny-qwen3"
-OSS = "tera-test/tiny-gpt-oss"
 
 WEATHER = {
     "type": "object",
@@ -50,23 +47,6 @@ TOOLS = [
     },
 ]
 SCHEMAS = {"get_weather": WEATHER, "get_time": CLOCK}
-
-
-@pytest.fixture(scope="module")
-def qwen_server(tiny_qwen3_dir: Path) -> Iterator[LiveServer]:
-    with live_server(
-        ["--model", str(tiny_qwen3_dir), "--served-model-name", QWEN, *CPU_TEST_ENGINE_ARGS], "qwen"
-    ) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def oss_server(tiny_gpt_oss_dir: Path) -> Iterator[LiveServer]:
-    with live_server(
-        ["--model", str(tiny_gpt_oss_dir), "--served-model-name", OSS, *CPU_TEST_ENGINE_ARGS],
-        "gpt-oss",
-    ) as server:
-        yield server
 
 
 def post(server: LiveServer, body: dict[str, Any]) -> httpx.Response:

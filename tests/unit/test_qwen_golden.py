@@ -6,12 +6,12 @@ tool result by `tool_call_id`) must reach the template in the shape it iterates 
 
 from __future__ import annotations
 
+from tera_serve.adapters.chat import chat_conversation
 from tera_serve.chat.template import (
     ChatTemplateRenderer,
     message_to_template_dict,
     tools_to_template_list,
 )
-from tera_serve.adapters.chat import chat_conversation
 from tera_serve.protocol.chat import ChatCompletionRequest
 
 EXPECTED = """<|im_start|>system
