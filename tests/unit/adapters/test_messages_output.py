@@ -1,0 +1,152 @@
+"""Messages stream encoder and fold: the same blocks from the same events, in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from tera_serve.adapters.messages_output import MessagesFolder, MessagesStreamEncoder
+from tera_serve.errors import RateLimitError
+from tera_serve.parsing.base import ParsedDelta, PlainParser, ToolCallDelta
+from tera_serve.service.generation import ChoiceEvent
+from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.usage import UsageCounter
+
+
+def _prepared() -> PreparedGeneration:
+    return PreparedGeneration(
+        request_id="abc",
+        response_id="msg_abc",
+        model_id="m",
+        created=0,
+        prompt_tokens=7,
+        engine_requests=(),
+        make_parser=PlainParser,
+        stream=True,
+        include_usage=False,
+        logprobs=False,
+        reasoning_fields=("reasoning",),
+    )
+
+
+EVENTS = [
+    ChoiceEvent(0, ParsedDelta(reasoning="Let me "), None, 1),
+    ChoiceEvent(0, ParsedDelta(reasoning="think."), None, 1),
+    ChoiceEvent(0, ParsedDelta(content="Calling."), None, 1),
+    ChoiceEvent(0, ParsedDelta(tool_calls=[ToolCallDelta(0, "call_1", "get", '{"a"')]), None, 1),
+    ChoiceEvent(0, ParsedDelta(tool_calls=[ToolCallDelta(0, arguments=": 1}")]), None, 1),
+    ChoiceEvent(
+        0,
+        ParsedDelta(tool_calls=[ToolCallDelta(1, "call_2", "put", "{}")]),
+        None,
+        1,
+        finish_reason="tool_calls",
+    ),
+]
+
+
+def _decode(frames: list[bytes]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for frame in b"".join(frames).split(b"\n\n"):
+        if not frame:
+            continue
+        event, data = frame.split(b"\n")
+        out.append((event.removeprefix(b"event: ").decode(), orjson.loads(data[6:])))
+    return out
+
+
+def _replay_stream(events: list[ChoiceEvent]) -> list[tuple[str, dict[str, Any]]]:
+    encoder = MessagesStreamEncoder(_prepared())
+    usage = UsageCounter(prompt_tokens=7)
+    frames = encoder.start_frames()
+    for event in events:
+        usage.add(event)
+        frames.extend(encoder.frames(event))
+    return _decode(frames + encoder.end_frames(usage))
+
+
+def _rebuild(stream: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """What an Anthropic client assembles from the events."""
+    blocks: list[dict[str, Any]] = []
+    for name, data in stream:
+        if name == "content_block_start":
+            assert data["index"] == len(blocks)
+            blocks.append(dict(data["content_block"]))
+        elif name == "content_block_delta":
+            block, delta = blocks[data["index"]], data["delta"]
+            if delta["type"] == "text_delta":
+                block["text"] += delta["text"]
+            elif delta["type"] == "thinking_delta":
+                block["thinking"] += delta["thinking"]
+            elif delta["type"] == "signature_delta":
+                block["signature"] = delta["signature"]
+            else:
+                block["partial"] = block.get("partial", "") + delta["partial_json"]
+    for block in blocks:
+        if "partial" in block:
+            block["input"] = orjson.loads(block.pop("partial"))
+    return blocks
+
+
+def test_event_sequence_and_blocks() -> None:
+    stream = _replay_stream(EVENTS)
+    names = [name for name, _ in stream]
+    assert names[:2] == ["message_start", "ping"]
+    assert names[-2:] == ["message_delta", "message_stop"]
+    assert names.count("content_block_start") == names.count("content_block_stop") == 4
+    assert stream[0][1]["message"]["usage"]["input_tokens"] == 7
+    assert stream[-2][1]["delta"] == {"stop_reason": "tool_use", "stop_sequence": None}
+    assert stream[-2][1]["usage"]["output_tokens"] == 6
+
+
+@pytest.mark.parametrize("cut", [1, 3, len(EVENTS)])
+def test_stream_rebuilds_to_the_fold(cut: int) -> None:
+    # Events merged differently (fewer, larger deltas) must give the same message.
+    merged = [*EVENTS[: cut - 1]]
+    tail = EVENTS[cut - 1 :]
+    merged.extend(tail)
+    folder = MessagesFolder(_prepared())
+    for event in merged:
+        folder.add(event)
+    body = folder.response()
+    assert _rebuild(_replay_stream(merged)) == body["content"]
+    assert [b["type"] for b in body["content"]] == ["thinking", "text", "tool_use", "tool_use"]
+    assert body["content"][0]["thinking"] == "Let me think."
+    assert body["content"][2] == {
+        "type": "tool_use",
+        "id": "call_1",
+        "name": "get",
+        "input": {"a": 1},
+    }
+    assert body["stop_reason"] == "tool_use" and body["id"] == "msg_abc"
+
+
+def test_signature_depends_on_the_thinking_text() -> None:
+    first = MessagesFolder(_prepared())
+    first.add(ChoiceEvent(0, ParsedDelta(reasoning="a"), None, 1, finish_reason="stop"))
+    second = MessagesFolder(_prepared())
+    second.add(ChoiceEvent(0, ParsedDelta(reasoning="b"), None, 1, finish_reason="stop"))
+    signatures = {f.response()["content"][0]["signature"] for f in (first, second)}
+    assert len(signatures) == 2
+
+
+@pytest.mark.parametrize(
+    ("finish", "stop", "expected"),
+    [("stop", None, "end_turn"), ("length", None, "max_tokens"), ("stop", "END", "stop_sequence")],
+)
+def test_stop_reasons(finish: str, stop: str | None, expected: str) -> None:
+    folder = MessagesFolder(_prepared())
+    folder.add(
+        ChoiceEvent(0, ParsedDelta(content="x"), None, 1, finish_reason=finish, stop_sequence=stop)
+    )
+    body = folder.response()
+    assert (body["stop_reason"], body["stop_sequence"]) == (expected, stop)
+
+
+def test_error_after_start_is_an_error_event() -> None:
+    frames = MessagesStreamEncoder(_prepared()).error_frames(RateLimitError("slow down"))
+    assert _decode(frames) == [
+        ("error", {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
+    ]
