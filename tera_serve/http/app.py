@@ -16,6 +16,7 @@ from tera_serve.http.access import AccessLogMiddleware
 from tera_serve.http.context import ServerContext
 from tera_serve.http.errors import install_error_handlers
 from tera_serve.http.openapi import publish_request_schemas
+from tera_serve.http.playground import build_playground_router
 from tera_serve.http.request_id import RequestIdMiddleware
 from tera_serve.http.routes import build_router
 from tera_serve.security.admission import ModelGate
@@ -84,6 +85,8 @@ def create_app(context: ServerContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.include_router(build_router())
+    if context.config.playground:
+        app.include_router(build_playground_router())
     publish_request_schemas(app)
     # Starlette wraps in reverse order: the request id is set first, then the access log,
     # then keys and limits (whose clean-up runs when the whole response has ended).
