@@ -64,7 +64,7 @@ function onModelChange() {
   $("model-info").textContent = info.filter(Boolean).join(" · ");
   $("reasoning-row").hidden = !has(features, "reasoning");
   $("tools-note").textContent =
-    card && !has(features, "tools") ? "This model has no tool-call parser: tools are ignored by its template." : "";
+    card && !has(features, "tools") ? "This model's card does not list tool calling." : "";
   $("image-row").hidden = !(card && has(card.input_modalities, "image"));
   if ($("image-row").hidden) clearImages();
   const speech = card && has(card.output_modalities, "audio");

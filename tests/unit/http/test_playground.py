@@ -32,13 +32,14 @@ async def test_page_and_files_are_served_with_a_strict_policy(smollm_dir: Path) 
             assert response.status_code == 200, name
             assert response.headers["content-type"] == media_type
             assert response.content == (STATIC / name).read_bytes()
-        for response in (page, response):
-            policy = response.headers["content-security-policy"]
+        last = response
+        for checked in (page, last):
+            policy = checked.headers["content-security-policy"]
             assert policy == CONTENT_SECURITY_POLICY
             assert "default-src 'none'" in policy and "script-src 'self'" in policy
             assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
             assert "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
-            assert response.headers["x-content-type-options"] == "nosniff"
+            assert checked.headers["x-content-type-options"] == "nosniff"
         # The page is not part of the API's schema.
         schema = (await client.get("/openapi.json")).json()
         assert "/" not in schema["paths"] and not any(
