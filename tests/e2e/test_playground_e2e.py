@@ -305,17 +305,28 @@ def test_qwen_tool_calls_are_shown_with_their_arguments(
     page.fill("#seed", "0")
     page.fill("#max_tokens", "400")
     answer = ask(page, "What is the weather in Paris?")
-    assert answer.locator(".tool-name").first.text_content() == "get_weather"
-    arguments = json.loads(answer.locator(".tool-args").first.text_content())
-    jsonschema.validate(arguments, WEATHER)
-    assert answer.locator(".tool-id").first.text_content().startswith("call_")
+    calls = answer.locator(".tool-call")
+    assert calls.count() >= 1  # a random model may call more than once (parallel calls)
+    for i in range(calls.count()):
+        call = calls.nth(i)
+        assert call.locator(".tool-name").text_content() == "get_weather"
+        assert call.locator(".tool-id").text_content().startswith("call_")
+        jsonschema.validate(json.loads(call.locator(".tool-args").text_content()), WEATHER)
     assert "finish: tool_calls" in answer.locator(".stats").text_content()
-    # The call can be answered from the page; the model then continues.
-    answer.locator(".tool-reply input").first.fill('{"forecast": "sunny"}')
-    answer.locator(".tool-reply button").first.click()
+    # Each call can be answered from the page; the model then continues (briefly, in text).
+    page.select_option("#tool_choice", "none")
+    page.fill("#max_tokens", "8")
+    replies = answer.locator(".tool-reply")
+    assert replies.count() == calls.count()
+    for i in range(replies.count()):
+        replies.nth(i).locator("input").fill('{"forecast": "sunny"}')
+        replies.nth(i).locator("button").click()
     page.wait_for_selector("article.turn.tool")
     page.wait_for_function(
-        "() => document.querySelectorAll('article.assistant').length === 2"
+        "() => document.querySelectorAll('article.assistant').length >= 2"
         " && document.querySelectorAll('article.assistant')[1].dataset.state !== 'streaming'"
     )
-    assert page.locator(ANSWER).last.get_attribute("data-state") == "done"
+    assert page.locator(ANSWER).count() == 2
+    second = page.locator(ANSWER).last
+    assert second.get_attribute("data-state") == "done", second.text_content()
+    assert second.locator(".tool-call").count() == 0
