@@ -9,9 +9,13 @@ One browser for the module, a fresh context (so a fresh sessionStorage) for each
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import struct
 import time
+import wave
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,6 +226,84 @@ def test_model_text_that_looks_like_html_stays_text(default_server: LiveServer, 
     assert inline is None
 
 
+def test_image_and_speech_panels_follow_the_model_card(
+    default_server: LiveServer, page: Any, tmp_path: Path
+) -> None:
+    """No served model takes images or speaks yet, so Playwright stands in for /v1/models
+    (a card with both), the chat route and /v1/audio/speech: the page shows the image
+    attach and the speech panel, and sends both in the API's shapes."""
+    card = {
+        "id": "test/omni",
+        "object": "model",
+        "context_length": 4096,
+        "max_output_length": 512,
+        "input_modalities": ["text", "image"],
+        "output_modalities": ["text", "audio"],
+        "supported_features": [],
+    }
+    sent: dict[str, Any] = {}
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * 800)
+    png = tmp_path / "dot.png"
+    png.write_bytes(one_pixel_png())
+
+    def models(route: Any) -> None:
+        route.fulfill(json={"object": "list", "data": [card]})
+
+    def chat(route: Any) -> None:
+        sent["chat"] = json.loads(route.request.post_data)
+        done = {
+            "id": "c",
+            "choices": [{"index": 0, "delta": {"content": "A dot."}, "finish_reason": "stop"}],
+        }
+        route.fulfill(
+            headers={"content-type": "text/event-stream"},
+            body=f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n",
+        )
+
+    def speech(route: Any) -> None:
+        sent["speech"] = json.loads(route.request.post_data)
+        route.fulfill(headers={"content-type": "audio/wav"}, body=wav.read_bytes())
+
+    page.route("**/v1/models", models)
+    page.route("**/v1/chat/completions", chat)
+    page.route("**/v1/audio/speech", speech)
+    open_page(page, default_server, "test/omni")
+    assert page.is_visible("#image-row") and page.is_visible("#speech")
+    page.set_input_files("#image", str(png))
+    page.wait_for_selector("#attachments img.thumb")
+    ask(page, "What is this?")
+    (message,) = sent["chat"]["messages"]
+    assert message["content"][0] == {"type": "text", "text": "What is this?"}
+    image = message["content"][1]
+    assert image["type"] == "image_url"
+    assert (
+        image["image_url"]["url"]
+        == "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
+    )
+    assert page.locator("article.user img.thumb").count() == 1 and page.is_hidden("#attachments")
+    page.fill("#speech-input", "Hello there.")
+    page.fill("#voice", "af_heart")
+    page.click("#speak")
+    page.wait_for_selector("#audio:not([hidden])")
+    assert sent["speech"] == {
+        "model": "test/omni",
+        "input": "Hello there.",
+        "voice": "af_heart",
+        "response_format": "wav",
+    }
+    assert page.get_attribute("#audio", "src").startswith("blob:")
+    # A model without those modalities hides both again.
+    page.unroute("**/v1/models")
+    page.reload()
+    page.wait_for_selector(f'#model option[value="{DEFAULT_MODEL}"]', state="attached")
+    assert page.is_hidden("#image-row") and page.is_hidden("#speech")
+
+
 # ---- the tiny Qwen3 behind an API key ------------------------------------------------------
 
 
@@ -330,3 +412,15 @@ def test_qwen_tool_calls_are_shown_with_their_arguments(
     second = page.locator(ANSWER).last
     assert second.get_attribute("data-state") == "done", second.text_content()
     assert second.locator(".tool-call").count() == 0
+
+
+def one_pixel_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x80\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
