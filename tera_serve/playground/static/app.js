@@ -69,7 +69,8 @@ function onModelChange() {
   if ($("image-row").hidden) clearImages();
   const speech = card && has(card.output_modalities, "audio");
   $("speech").hidden = !speech;
-  $("composer").hidden = Boolean(card) && !has(card.output_modalities, "text");
+  // A speech-only model has no chat; a card without the field is taken as a text model.
+  $("composer").hidden = Boolean(card && card.output_modalities) && !has(card.output_modalities, "text");
   const voices = $("voices");
   voices.replaceChildren(...((card && card.voices) || []).map((v) => new Option(String(v))));
 }
