@@ -27,5 +27,13 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "$WANT" > "$STAMP"
 fi
 
+# Debian's Chromium, which the playground's browser tests drive through Playwright (its own
+# browser downloads, `playwright install`, are not reachable here). Only as root with apt.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "bootstrap: installing Debian's chromium for the browser tests (once)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # Converts the packaged GGUF once (cached under ~/.cache/tera-serve or $TERA_SERVE_CACHE).
 "$VENV/bin/python" -m tera_serve.default_model >/dev/null

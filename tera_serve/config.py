@@ -150,6 +150,9 @@ class ServerConfig:
     """Largest request line plus headers accepted."""
     drain_timeout_s: float = 30.0
     """On SIGTERM: how long in-flight requests may take to finish before the process exits."""
+    playground: bool = True
+    """Serve the browser playground at `/` (the page is public; its API calls need a key
+    like any client's)."""
 
     def __post_init__(self) -> None:
         ids: set[str] = set()

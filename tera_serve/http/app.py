@@ -17,6 +17,7 @@ from tera_serve.http.context import ServerContext
 from tera_serve.http.errors import install_error_handlers
 from tera_serve.http.messages_routes import build_messages_router
 from tera_serve.http.openapi import publish_request_schemas
+from tera_serve.http.playground import build_playground_router
 from tera_serve.http.request_id import RequestIdMiddleware
 from tera_serve.http.routes import build_router
 from tera_serve.security.admission import ModelGate
@@ -86,6 +87,8 @@ def create_app(context: ServerContext) -> FastAPI:
     install_error_handlers(app)
     app.include_router(build_router())
     app.include_router(build_messages_router())
+    if context.config.playground:
+        app.include_router(build_playground_router())
     publish_request_schemas(app)
     # Starlette wraps in reverse order: the request id is set first, then the access log,
     # then keys and limits (whose clean-up runs when the whole response has ended).

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from tera_serve.config import ModelConfig, ServerConfig
 from tera_serve.errors import PermissionDeniedError
+from tera_serve.playground import PUBLIC_PATHS
 from tera_serve.security.admission import AdmissionControl
 from tera_serve.security.keys import STATIC_KEY_NAME, KeyRecord, KeyStore, hash_secret
 from tera_serve.security.ratelimit import RateLimiter
@@ -38,6 +39,8 @@ class SecurityState:
     admission: AdmissionControl
     body_timeout_s: float
     max_header_bytes: int
+    public_paths: frozenset[str] = frozenset()
+    """Paths served without a key even when keys are configured (the playground page)."""
     in_flight: int = 0
 
     @classmethod
@@ -50,6 +53,7 @@ class SecurityState:
             ),
             body_timeout_s=config.body_timeout_s,
             max_header_bytes=config.max_header_bytes,
+            public_paths=PUBLIC_PATHS if config.playground else frozenset(),
         )
 
 

@@ -23,7 +23,9 @@ from tera_serve.security.guard import RequestGuard, SecurityState
 OPEN_PATHS: frozenset[str] = frozenset({"/health"})
 """Routes that answer without a key when keys are configured. Only liveness: /metrics,
 /openapi.json and /docs need a key like every other route (Prometheus sends one with
-`authorization: {credentials: ...}` in its scrape config)."""
+`authorization: {credentials: ...}` in its scrape config). The playground's static files
+(SecurityState.public_paths) are public too: they hold no data, and the page sends the key
+the user types with each API call."""
 
 
 class BodyTimeoutError(TeraError):
@@ -107,7 +109,9 @@ class GuardMiddleware:
         # h11 bounds a head that arrives in pieces; one that arrives whole is measured here.
         if head_size(scope) > security.max_header_bytes:
             raise HeadersTooLargeError(security.max_header_bytes)
-        if security.keys is None or scope["path"] in OPEN_PATHS:
+        path = scope["path"]
+        public = path in security.public_paths and scope["method"] in ("GET", "HEAD")
+        if security.keys is None or path in OPEN_PATHS or public:
             return
         key = security.keys.authenticate(presented_secret(scope))
         if key is None:
