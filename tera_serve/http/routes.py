@@ -37,6 +37,7 @@ from tera_serve.service.completions import (
 from tera_serve.service.model_card import model_card
 from tera_serve.service.prepared import PreparedGeneration
 from tera_serve.service.registry import ServedModel
+from tera_serve.service.response_extras import with_fold_extras, with_stream_extras
 from tera_serve.service.tokenize import detokenize, tokenize
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -114,13 +115,17 @@ async def _respond(
     guard_of(request).charge_prompt(prepared.prompt_tokens)
     observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
     if prepared.stream:
-        encoder = ChatChunkEncoder(prepared) if chat else CompletionChunkEncoder(prepared)
+        encoder = with_stream_extras(
+            ChatChunkEncoder(prepared) if chat else CompletionChunkEncoder(prepared), prepared
+        )
         return StreamingResponse(
             sse_body(prepared, served.engine, encoder, timeout, observer),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    folder = ChatFolder(prepared) if chat else CompletionFolder(prepared)
+    folder = with_fold_extras(
+        ChatFolder(prepared) if chat else CompletionFolder(prepared), prepared, chat
+    )
     body = await folded_body(prepared, served.engine, folder, request, timeout, observer)
     return json_response(body)
 

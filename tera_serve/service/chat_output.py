@@ -15,6 +15,7 @@ from tera_serve.engine.base import PositionLogprobs
 from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
 from tera_serve.service.generation import ChoiceEvent
 from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.prompt_scoring import cached_prompt_tokens
 
 DONE_FRAME = b"data: [DONE]\n\n"
 _FINISH = b',"logprobs":null,"finish_reason":'
@@ -67,14 +68,30 @@ class UsageCounter:
     prompt_tokens: int
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    choices_per_prompt: int = 1
+    cached_by_choice: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, prepared: PreparedGeneration) -> UsageCounter:
+        return cls(
+            prompt_tokens=prepared.prompt_tokens, choices_per_prompt=prepared.choices_per_prompt
+        )
 
     def add(self, event: ChoiceEvent) -> None:
         self.completion_tokens += event.new_tokens
+        if event.cached_tokens is not None:
+            self.cached_by_choice.setdefault(event.index, event.cached_tokens)
         if event.finish_reason is not None:
             self.reasoning_tokens += event.reasoning_tokens
 
+    @property
+    def cached_tokens(self) -> int:
+        return cached_prompt_tokens(self.cached_by_choice, self.choices_per_prompt)
+
     def as_dict(self) -> dict[str, Any]:
-        return usage_dict(self.prompt_tokens, self.completion_tokens, self.reasoning_tokens)
+        usage = usage_dict(self.prompt_tokens, self.completion_tokens, self.reasoning_tokens)
+        usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        return usage
 
 
 class ChatChunkEncoder:
@@ -161,7 +178,7 @@ class ChatFolder:
     def __init__(self, prepared: PreparedGeneration) -> None:
         self._prepared = prepared
         self._choices = [_ChoiceState() for _ in prepared.engine_requests]
-        self.usage = UsageCounter(prompt_tokens=prepared.prompt_tokens)
+        self.usage = UsageCounter.of(prepared)
 
     def add(self, event: ChoiceEvent) -> None:
         self.usage.add(event)

@@ -18,6 +18,7 @@ from tera_serve.service.prepared import PreparedGeneration, new_request_id
 from tera_serve.service.prompt import build_chat_prompt
 from tera_serve.service.registry import ServedModel
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
+from tera_serve.service.scoring_checks import check_prompt_logprobs
 from tera_serve.service.structured import check_engine_accepts, response_format_constraint
 from tera_serve.service.tool_choice import forced_tools
 
@@ -38,6 +39,7 @@ async def prepare_chat(
     request_id: str | None = None,
 ) -> PreparedGeneration:
     check_chat_bounds(request, server)
+    check_prompt_logprobs(request, server)
     if request.chat_template is not None and not server.allow_request_chat_template:
         raise InvalidRequestError(
             "A request-supplied `chat_template` is disabled on this server.",
@@ -72,6 +74,7 @@ async def prepare_chat(
                 max_tokens=max_tokens,
                 seed_offset=index,
                 logprobs=logprobs,
+                prompt_logprobs=request.prompt_logprobs,
                 logit_bias=bias,
                 defaults=served.sampling_defaults,
                 thinking_token_budget=thinking_budget(request, served),
@@ -112,6 +115,11 @@ async def prepare_chat(
         include_usage=bool(request.stream_options and request.stream_options.include_usage),
         logprobs=request.logprobs,
         reasoning_fields=reasoning_fields(served, server),
+        choices_per_prompt=request.n,
+        continuous_usage=bool(
+            request.stream_options and request.stream_options.continuous_usage_stats
+        ),
+        prompt_logprobs=request.prompt_logprobs,
     )
 
 

@@ -22,6 +22,9 @@ class ChoiceEvent:
     finish_reason: str | None = None
     reasoning_tokens: int = 0
     """Reasoning tokens of the whole choice; set on the final event."""
+    prompt_logprobs: list[PositionLogprobs | None] | None = None
+    cached_tokens: int | None = None
+    """Both from the engine's first delta of the choice (see EngineDelta)."""
 
 
 def _finish_reason(engine_reason: str, parser: OutputParser) -> str:
@@ -46,7 +49,14 @@ async def _run_one(
         async for delta in stream:
             parsed = parser.feed(delta.token_ids, delta.text)
             if delta.finish_reason is None:
-                yield ChoiceEvent(index, parsed, delta.logprobs, len(delta.token_ids))
+                yield ChoiceEvent(
+                    index,
+                    parsed,
+                    delta.logprobs,
+                    len(delta.token_ids),
+                    prompt_logprobs=delta.prompt_logprobs,
+                    cached_tokens=delta.cached_tokens,
+                )
                 continue
             parsed.extend(parser.finish())
             yield ChoiceEvent(
@@ -56,6 +66,8 @@ async def _run_one(
                 len(delta.token_ids),
                 finish_reason=_finish_reason(delta.finish_reason, parser),
                 reasoning_tokens=parser.reasoning_tokens,
+                prompt_logprobs=delta.prompt_logprobs,
+                cached_tokens=delta.cached_tokens,
             )
     finally:
         await stream.aclose()  # type: ignore[attr-defined]

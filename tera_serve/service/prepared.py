@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from tera_serve.engine.base import EngineRequest
 from tera_serve.parsing.base import OutputParser
+from tera_serve.service.prompt_scoring import EchoPrompt
 
 
 def new_request_id() -> str:
@@ -31,6 +32,14 @@ class PreparedGeneration:
     logprobs: bool
     reasoning_fields: tuple[str, ...]
     """Message fields that carry reasoning text (empty for non-reasoning models)."""
+    choices_per_prompt: int = 1
+    """`n`: engine requests i*n .. i*n+n-1 share prompt i (their prompt is counted once)."""
+    continuous_usage: bool = False
+    """Streams: usage on every chunk (`stream_options.continuous_usage_stats`)."""
+    prompt_logprobs: int | None = None
+    """Return the prompt's logprobs (vLLM's `prompt_logprobs` field) with this many alternatives."""
+    echo: tuple[EchoPrompt, ...] | None = None
+    """Completions `echo`: per prompt, what each of its choices starts with."""
 
     @staticmethod
     def now() -> int:
