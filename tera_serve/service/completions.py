@@ -131,7 +131,9 @@ class CompletionChunkEncoder:
         echoed, prompt_positions = self._echo.take(event.index, event.prompt_logprobs)
         text = echoed + event.delta.content
         positions: Sequence[PositionLogprobs | None] = (
-            [*prompt_positions, *(event.logprobs or [])] if echoed else event.logprobs or ()
+            [*prompt_positions, *(event.logprobs or [])]
+            if prompt_positions
+            else event.logprobs or ()
         )
         if not text and event.finish_reason is None and not positions:
             return []
