@@ -139,8 +139,7 @@ async def test_prompt_scored_by_echo_matches_its_generation(smollm_dir: Path) ->
         generated = (await client.post("/v1/completions", json=completion(logprobs=0))).json()
         gen = generated["choices"][0]
         prompt_ids = engine._tokenizer.encode(PROMPT)
-        answer_ids = [r for r in engine.requests[-1].prompt_token_ids]
-        assert answer_ids == prompt_ids
+        assert list(engine.requests[-1].prompt_token_ids) == prompt_ids
         full_ids = prompt_ids + engine._tokenizer.encode(ANSWER, add_special_tokens=False)
         scored = (
             await client.post(
