@@ -26,6 +26,8 @@ class RequestRecord:
     key_name: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens the engine's prefix cache already held."""
     finish_reasons: list[str] = field(default_factory=list)
     outcome: str = "ok"
     """ok, error, timeout, client_closed."""
@@ -46,6 +48,12 @@ class Metrics:
         )
         self.prompt_tokens = Counter(
             "tera_prompt_tokens", "Prompt tokens processed.", ["model"], registry=r
+        )
+        self.cached_prompt_tokens = Counter(
+            "tera_cached_prompt_tokens",
+            "Prompt tokens served from the engine's prefix cache (a part of tera_prompt_tokens).",
+            ["model"],
+            registry=r,
         )
         self.generation_tokens = Counter(
             "tera_generation_tokens",
@@ -109,6 +117,8 @@ class Metrics:
         self.requests.labels(model, record.path, str(status), reason).inc()
         if record.prompt_tokens:
             self.prompt_tokens.labels(model).inc(record.prompt_tokens)
+        if record.cached_tokens:
+            self.cached_prompt_tokens.labels(model).inc(record.cached_tokens)
         if record.completion_tokens:
             self.generation_tokens.labels(model).inc(record.completion_tokens)
         if status == 200:
@@ -147,7 +157,9 @@ class GenerationObserver:
         if finish_reason is not None:
             self._record.finish_reasons.append(finish_reason)
 
-    def finish(self, prompt_tokens: int, completion_tokens: int, outcome: str) -> None:
+    def finish(
+        self, prompt_tokens: int, completion_tokens: int, outcome: str, cached_tokens: int = 0
+    ) -> None:
         if self._done:
             return
         self._done = True
@@ -155,4 +167,5 @@ class GenerationObserver:
             self._running.dec()
         self._record.prompt_tokens = prompt_tokens
         self._record.completion_tokens = completion_tokens
+        self._record.cached_tokens = cached_tokens
         self._record.outcome = outcome

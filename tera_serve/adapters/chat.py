@@ -85,6 +85,7 @@ def chat_conversation(request: ChatCompletionRequest) -> Conversation:
         parallel_tool_calls=request.parallel_tool_calls,
         output_format=_output_format(request),
         logprobs=(request.top_logprobs or 0) if request.logprobs else None,
+        prompt_logprobs=request.prompt_logprobs,
         reasoning_effort=request.reasoning_effort,
         thinking_budget=request.thinking_token_budget,
         template_kwargs=request.chat_template_kwargs,

@@ -65,7 +65,9 @@ def _tool_call_delta_dict(call: ToolCallDelta) -> dict[str, Any]:
 
 
 def openai_usage(usage: UsageCounter) -> dict[str, Any]:
-    return usage_dict(usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens)
+    body = usage_dict(usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens)
+    body["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+    return body
 
 
 class OpenAIStreamEnding:
@@ -178,7 +180,7 @@ class ChatFolder:
     def __init__(self, prepared: PreparedGeneration) -> None:
         self._prepared = prepared
         self._choices = [_ChoiceState() for _ in prepared.engine_requests]
-        self.usage = UsageCounter(prompt_tokens=prepared.prompt_tokens)
+        self.usage = UsageCounter.of(prepared)
 
     def add(self, event: ChoiceEvent) -> None:
         self.usage.add(event)

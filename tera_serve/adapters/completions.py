@@ -28,4 +28,6 @@ def prompt_batch(request: CompletionRequest) -> PromptBatch:
         else LEGACY_DEFAULT_MAX_TOKENS,
         n=request.n,
         logprobs=request.logprobs,
+        echo=request.echo,
+        prompt_logprobs=request.prompt_logprobs,
     )

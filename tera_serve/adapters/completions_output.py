@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,23 +12,8 @@ from tera_serve.adapters.chat_output import OpenAIStreamEnding, openai_usage
 from tera_serve.engine.base import PositionLogprobs
 from tera_serve.service.generation import ChoiceEvent
 from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.prompt_scoring import EchoTracker, end_offset, legacy_logprobs
 from tera_serve.service.usage import UsageCounter
-
-
-def legacy_logprobs(positions: list[PositionLogprobs], offset: int) -> dict[str, Any]:
-    tokens, token_logprobs, top, offsets = [], [], [], []
-    for p in positions:
-        offsets.append(offset)
-        offset += len(p.chosen.token)
-        tokens.append(p.chosen.token)
-        token_logprobs.append(p.chosen.logprob)
-        top.append({t.token: t.logprob for t in p.top})
-    return {
-        "tokens": tokens,
-        "token_logprobs": token_logprobs,
-        "top_logprobs": top,
-        "text_offset": offsets,
-    }
 
 
 class CompletionChunkEncoder(OpenAIStreamEnding):
@@ -36,6 +22,7 @@ class CompletionChunkEncoder(OpenAIStreamEnding):
     def __init__(self, prepared: PreparedGeneration) -> None:
         self._prepared = prepared
         self._offsets = [0] * len(prepared.engine_requests)
+        self._echo = EchoTracker(prepared.echo, prepared.choices_per_prompt)
         self._base = {
             "id": prepared.response_id,
             "object": "text_completion",
@@ -45,12 +32,27 @@ class CompletionChunkEncoder(OpenAIStreamEnding):
         self._head = b"data: " + orjson.dumps(self._base)[:-1] + b',"choices":[{"index":'
 
     def frames(self, event: ChoiceEvent) -> list[bytes]:
-        if not event.delta.content and event.finish_reason is None and not event.logprobs:
+        echoed, prompt_positions = self._echo.take(event.index, event.prompt_logprobs)
+        text = echoed + event.delta.content
+        positions: Sequence[PositionLogprobs | None] = (
+            [*prompt_positions, *(event.logprobs or [])]
+            if prompt_positions
+            else event.logprobs or ()
+        )
+        if not text and event.finish_reason is None and not positions:
             return []
         logprobs = None
-        if self._prepared.logprobs and event.logprobs:
-            logprobs = legacy_logprobs(event.logprobs, self._offsets[event.index])
-        self._offsets[event.index] += len(event.delta.content)
+        if self._prepared.logprobs and positions:
+            first = self._echo.prompt_of(event.index)
+            logprobs = legacy_logprobs(
+                positions, self._offsets[event.index], first.first_token if first else ""
+            )
+        # Token offsets advance by the tokens reported (text held back for a stop string
+        # lags them), so a stream's offsets are the folded response's.
+        after = end_offset(logprobs) if logprobs else None
+        self._offsets[event.index] = (
+            after if after is not None else self._offsets[event.index] + len(text)
+        )
         # The bytes orjson gives for {**base, "choices": [{index, text, logprobs,
         # finish_reason}]}, without building that dict per token.
         return [
@@ -59,7 +61,7 @@ class CompletionChunkEncoder(OpenAIStreamEnding):
                     self._head,
                     b"%d" % event.index,
                     b',"text":',
-                    orjson.dumps(event.delta.content),
+                    orjson.dumps(text),
                     b',"logprobs":',
                     orjson.dumps(logprobs),
                     b',"finish_reason":',
@@ -73,7 +75,7 @@ class CompletionChunkEncoder(OpenAIStreamEnding):
 @dataclass
 class _TextState:
     text: str = ""
-    logprobs: list[PositionLogprobs] = field(default_factory=list)
+    logprobs: list[PositionLogprobs | None] = field(default_factory=list)
     finish_reason: str | None = None
 
 
@@ -81,12 +83,15 @@ class CompletionFolder:
     def __init__(self, prepared: PreparedGeneration) -> None:
         self._prepared = prepared
         self._choices = [_TextState() for _ in prepared.engine_requests]
-        self.usage = UsageCounter(prompt_tokens=prepared.prompt_tokens)
+        self.usage = UsageCounter.of(prepared)
+        self._echo = EchoTracker(prepared.echo, prepared.choices_per_prompt)
 
     def add(self, event: ChoiceEvent) -> None:
         self.usage.add(event)
         state = self._choices[event.index]
-        state.text += event.delta.content
+        echoed, prompt_positions = self._echo.take(event.index, event.prompt_logprobs)
+        state.text += echoed + event.delta.content
+        state.logprobs.extend(prompt_positions)
         if event.logprobs:
             state.logprobs.extend(event.logprobs)
         if event.finish_reason is not None:
@@ -104,10 +109,14 @@ class CompletionFolder:
                 {
                     "index": i,
                     "text": s.text,
-                    "logprobs": legacy_logprobs(s.logprobs, 0) if self._prepared.logprobs else None,
+                    "logprobs": self._logprobs(i, s) if self._prepared.logprobs else None,
                     "finish_reason": s.finish_reason,
                 }
                 for i, s in enumerate(self._choices)
             ],
             "usage": usage,
         }
+
+    def _logprobs(self, index: int, state: _TextState) -> dict[str, Any]:
+        first = self._echo.prompt_of(index)
+        return legacy_logprobs(state.logprobs, 0, first.first_token if first else "")

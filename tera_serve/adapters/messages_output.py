@@ -45,7 +45,7 @@ def usage_body(usage: UsageCounter) -> dict[str, Any]:
         "input_tokens": usage.prompt_tokens,
         "output_tokens": usage.completion_tokens,
         "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_read_input_tokens": usage.cached_tokens,
     }
 
 
@@ -202,7 +202,7 @@ class MessagesFolder:
         self._calls: dict[int, _FoldedBlock] = {}
         self._finish: str | None = None
         self._stop_sequence: str | None = None
-        self.usage = UsageCounter(prompt_tokens=prepared.prompt_tokens)
+        self.usage = UsageCounter.of(prepared)
 
     def _text(self, kind: str, text: str) -> None:
         if not self._blocks or self._blocks[-1].kind != kind:

@@ -127,6 +127,8 @@ class Conversation:
     output_format: OutputFormat | None = None
     logprobs: int | None = None
     """None: no logprobs; k >= 0: the sampled token's logprob and k alternatives."""
+    prompt_logprobs: int | None = None
+    """vLLM's extension: the prompt tokens' logprobs with this many alternatives."""
     reasoning_effort: str | None = None
     """`none` turns reasoning off; `minimal`..`high` where the family has levels."""
     thinking_budget: int | None = None
@@ -162,3 +164,13 @@ class PromptBatch:
     max_tokens: int | None = None
     n: int = 1
     logprobs: int | None = None
+    echo: bool = False
+    """Each choice starts with its prompt (and, with `logprobs`, the prompt's logprobs)."""
+    prompt_logprobs: int | None = None
+    """vLLM's extension: the prompt tokens' logprobs with this many alternatives."""
+
+    def engine_prompt_logprobs(self) -> int | None:
+        """Prompt logprobs the engine computes: asked for, or needed to echo `logprobs`."""
+        if self.prompt_logprobs is not None:
+            return self.prompt_logprobs
+        return self.logprobs if self.echo else None

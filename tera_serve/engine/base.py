@@ -17,6 +17,7 @@ class SamplingSpec:
     """Sampling settings in engine-neutral form (converted by each engine)."""
 
     max_tokens: int
+    """0: score the prompt only (prefill, prompt logprobs), generate nothing."""
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = 0
@@ -30,6 +31,8 @@ class SamplingSpec:
     ignore_eos: bool = False
     logprobs: int | None = None
     """None: no logprobs; k >= 0: the sampled token's logprob plus k alternatives."""
+    prompt_logprobs: int | None = None
+    """None: none; k >= 0: each prompt token's logprob (the first has none) plus k alternatives."""
     logit_bias: Mapping[int, float] | None = None
     skip_special_tokens: bool = True
     structured: StructuredConstraint | None = None
@@ -62,6 +65,9 @@ class TokenLogprob:
     token: str
     logprob: float
     token_bytes: tuple[int, ...]
+    token_id: int | None = None
+    rank: int | None = None
+    """1 for the most likely token at this position."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,11 @@ class EngineDelta:
     finish_reason: str | None = None
     """`stop`, `length` or `abort` on the last delta; None before."""
     stop_reason: int | str | None = None
+    prompt_logprobs: list[PositionLogprobs | None] | None = None
+    """On the first delta when the request asked for them: one entry per prompt token
+    (None for the first, which has nothing before it)."""
+    cached_tokens: int | None = None
+    """On the first delta: prompt tokens the engine's prefix cache already held."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

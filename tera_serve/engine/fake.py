@@ -14,12 +14,21 @@ engine step) and `on_delta` lets it time each token.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from tera_serve.engine.base import EngineDelta, EngineInfo, EngineRequest
+from tera_serve.engine.base import (
+    EngineDelta,
+    EngineInfo,
+    EngineRequest,
+    PositionLogprobs,
+    TokenLogprob,
+)
 
 Script = Callable[[EngineRequest], Sequence[int]]
+CACHE_BLOCK = 16
+"""The fake prefix cache's block size: hits are whole blocks, as in vLLM."""
 DeltaHook = Callable[[str, EngineDelta], None]
 """Called with (request_id, delta) just before each delta is yielded (benchmark timing)."""
 
@@ -41,6 +50,7 @@ class FakeEngine:
         on_delta: DeltaHook | None = None,
         keep_requests: bool = True,
         step_wait: Callable[[], Awaitable[None]] | None = None,
+        prefix_caching: bool = False,
     ) -> None:
         self._tokenizer = tokenizer
         self._per_token_text = per_token_text
@@ -54,6 +64,9 @@ class FakeEngine:
         self._eos = eos_token_id
         self._running: set[str] = set()
         self._healthy = True
+        self._prefix_caching = prefix_caching
+        """Report hits of a simulated prefix cache (off: every prompt is computed anew)."""
+        self._seen_prompts: deque[tuple[int, ...]] = deque(maxlen=32)
         self.requests: list[EngineRequest] = []
         """Every request seen (unless `keep_requests` is off, for long benchmark runs)."""
         self.info = EngineInfo(
@@ -76,7 +89,15 @@ class FakeEngine:
         limit = request.sampling.max_tokens
         emitted: list[int] = []
         previous_text = ""
+        prompt = request.prompt_token_ids
+        first = True
         try:
+            if limit == 0:  # score the prompt only
+                await asyncio.sleep(0)
+                delta = EngineDelta(token_ids=[], text="", finish_reason="length")
+                self._fill_prompt_facts(request, delta)
+                yield delta
+                return
             for position, token in enumerate(tokens):
                 if self._step_wait is not None:
                     await self._step_wait()
@@ -99,14 +120,66 @@ class FakeEngine:
                 if last:
                     finish = "stop" if (is_eos or len(emitted) < limit) else "length"
                 delta = EngineDelta(token_ids=[token], text=delta_text, finish_reason=finish)
+                if request.sampling.logprobs is not None:
+                    delta.logprobs = [
+                        self.logprob_at(len(prompt) + position, token, request.sampling.logprobs)
+                    ]
+                if first:
+                    first = False
+                    self._fill_prompt_facts(request, delta)
                 if self._on_delta is not None:
                     self._on_delta(request.request_id, delta)
                 yield delta
                 if last:
                     return
-            yield EngineDelta(token_ids=[], text="", finish_reason="stop")
+            delta = EngineDelta(token_ids=[], text="", finish_reason="stop")
+            if first:
+                self._fill_prompt_facts(request, delta)
+            yield delta
         finally:
             self._running.discard(request.request_id)
+
+    def logprob_at(self, position: int, token: int, top_k: int) -> PositionLogprobs:
+        """A made-up but deterministic logprob of `token` at `position` of the sequence, so a
+        prompt token scored by echo and the same token generated get the same number."""
+        logprob = -0.25 - ((token * 7 + position * 13) % 40) / 10
+
+        def entry(token_id: int, value: float, rank: int) -> TokenLogprob:
+            text = self._token_text(token_id)
+            return TokenLogprob(text, value, tuple(text.encode()), token_id=token_id, rank=rank)
+
+        chosen = entry(token, logprob, 1)
+        vocab = len(self._tokenizer)
+        top = [chosen] + [entry((token + j) % vocab, logprob - j, j + 1) for j in range(1, top_k)]
+        return PositionLogprobs(chosen=chosen, top=tuple(top[:top_k]))
+
+    def _fill_prompt_facts(self, request: EngineRequest, delta: EngineDelta) -> None:
+        prompt = request.prompt_token_ids
+        k = request.sampling.prompt_logprobs
+        if k is None:
+            delta.cached_tokens = self._cache_hit(prompt) if self._prefix_caching else 0
+        else:
+            # As vLLM: prompt logprobs need every position computed, so no cache read.
+            delta.cached_tokens = 0
+            delta.prompt_logprobs = [None] + [
+                self.logprob_at(i, t, k) for i, t in enumerate(prompt) if i > 0
+            ]
+        if self._prefix_caching:
+            self._seen_prompts.append(prompt)
+
+    def _cache_hit(self, prompt: tuple[int, ...]) -> int:
+        """Whole blocks of the longest prefix shared with a recent prompt (never the whole
+        prompt: its last token is always computed)."""
+        best = 0
+        for seen in self._seen_prompts:
+            shared = 0
+            for a, b in zip(seen, prompt, strict=False):
+                if a != b:
+                    break
+                shared += 1
+            best = max(best, shared)
+        best = min(best, len(prompt) - 1)
+        return best - best % CACHE_BLOCK
 
     def _token_text(self, token: int) -> str:
         text = self._token_texts.get(token)

@@ -136,7 +136,8 @@ def _structured_params(constraint: StructuredConstraint) -> StructuredOutputsPar
 def to_sampling_params(spec: SamplingSpec) -> SamplingParams:
     return SamplingParams(
         n=1,
-        max_tokens=spec.max_tokens,
+        # vLLM generates at least one token; a scoring request (0) drops it (`generate`).
+        max_tokens=max(spec.max_tokens, 1),
         temperature=spec.temperature,
         top_p=spec.top_p,
         top_k=spec.top_k,
@@ -149,6 +150,7 @@ def to_sampling_params(spec: SamplingSpec) -> SamplingParams:
         stop_token_ids=list(spec.stop_token_ids) or None,
         ignore_eos=spec.ignore_eos,
         logprobs=spec.logprobs,
+        prompt_logprobs=spec.prompt_logprobs,
         logit_bias=dict(spec.logit_bias) if spec.logit_bias else None,
         skip_special_tokens=spec.skip_special_tokens,
         structured_outputs=_structured_params(spec.structured) if spec.structured else None,
@@ -157,29 +159,45 @@ def to_sampling_params(spec: SamplingSpec) -> SamplingParams:
     )
 
 
+def _position(by_token: Any, token_id: int, top_k: int) -> PositionLogprobs:
+    """vLLM's {token id: Logprob} at one position → the token's logprob and the top k."""
+    entries = []
+    chosen: TokenLogprob | None = None
+    for candidate_id, lp in by_token.items():
+        text = lp.decoded_token if lp.decoded_token is not None else ""
+        entry = TokenLogprob(
+            token=text,
+            logprob=max(float(lp.logprob), -9999.0),
+            token_bytes=tuple(text.encode("utf-8")),
+            token_id=int(candidate_id),
+            rank=lp.rank,
+        )
+        if candidate_id == token_id:
+            chosen = entry
+        if lp.rank is not None and lp.rank <= top_k:
+            entries.append((lp.rank, entry))
+    entries.sort(key=lambda pair: pair[0])
+    if chosen is None:
+        chosen = entries[0][1] if entries else TokenLogprob("", -9999.0, ())
+    return PositionLogprobs(chosen=chosen, top=tuple(e for _, e in entries))
+
+
 def _to_logprobs(raw: Any, token_ids: list[int], top_k: int) -> list[PositionLogprobs]:
-    positions: list[PositionLogprobs] = []
-    for token_id, by_token in zip(token_ids, raw, strict=False):
-        if by_token is None:
-            continue
-        entries = []
-        chosen: TokenLogprob | None = None
-        for candidate_id, lp in by_token.items():
-            text = lp.decoded_token if lp.decoded_token is not None else ""
-            entry = TokenLogprob(
-                token=text,
-                logprob=max(float(lp.logprob), -9999.0),
-                token_bytes=tuple(text.encode("utf-8")),
-            )
-            if candidate_id == token_id:
-                chosen = entry
-            if lp.rank is not None and lp.rank <= top_k:
-                entries.append((lp.rank, entry))
-        entries.sort(key=lambda pair: pair[0])
-        if chosen is None:
-            chosen = entries[0][1] if entries else TokenLogprob("", -9999.0, ())
-        positions.append(PositionLogprobs(chosen=chosen, top=tuple(e for _, e in entries)))
-    return positions
+    return [
+        _position(by_token, token_id, top_k)
+        for token_id, by_token in zip(token_ids, raw, strict=False)
+        if by_token is not None
+    ]
+
+
+def _to_prompt_logprobs(
+    raw: Any, prompt_ids: tuple[int, ...], top_k: int
+) -> list[PositionLogprobs | None]:
+    """One entry per prompt token; None where vLLM has none (the first token)."""
+    return [
+        None if by_token is None else _position(by_token, token_id, top_k)
+        for token_id, by_token in zip(prompt_ids, raw, strict=False)
+    ]
 
 
 class VllmEngine:
@@ -231,25 +249,54 @@ class VllmEngine:
         if request.reasoning_ended is not None:
             kwargs["reasoning_ended"] = request.reasoning_ended
         top_k = request.sampling.logprobs or 0
+        score_only = request.sampling.max_tokens == 0
         stream = self._engine.generate(prompt, params, request.request_id, **kwargs)
         finished = False
+        # Prompt facts (prefix-cache hits, prompt logprobs) ride on the first delta yielded.
+        first_pending = True
+        cached_tokens: int | None = None
+        prompt_logprobs: list[PositionLogprobs | None] | None = None
         try:
             async for output in stream:
+                if first_pending:
+                    if cached_tokens is None:
+                        cached_tokens = output.num_cached_tokens
+                    if output.prompt_logprobs and prompt_logprobs is None:
+                        prompt_logprobs = _to_prompt_logprobs(
+                            output.prompt_logprobs,
+                            request.prompt_token_ids,
+                            request.sampling.prompt_logprobs or 0,
+                        )
                 for completion in output.outputs:
-                    token_ids = list(completion.token_ids)
-                    logprobs = (
-                        _to_logprobs(completion.logprobs, token_ids, top_k)
-                        if completion.logprobs is not None
-                        else None
-                    )
                     finished = output.finished
-                    yield EngineDelta(
-                        token_ids=token_ids,
-                        text=completion.text,
-                        logprobs=logprobs,
-                        finish_reason=completion.finish_reason if output.finished else None,
-                        stop_reason=completion.stop_reason,
-                    )
+                    if score_only:
+                        if not finished:
+                            continue
+                        reason = completion.finish_reason
+                        delta = EngineDelta(
+                            token_ids=[],
+                            text="",
+                            finish_reason="length" if reason in ("stop", "length") else reason,
+                        )
+                    else:
+                        token_ids = list(completion.token_ids)
+                        logprobs = (
+                            _to_logprobs(completion.logprobs, token_ids, top_k)
+                            if completion.logprobs is not None
+                            else None
+                        )
+                        delta = EngineDelta(
+                            token_ids=token_ids,
+                            text=completion.text,
+                            logprobs=logprobs,
+                            finish_reason=completion.finish_reason if finished else None,
+                            stop_reason=completion.stop_reason,
+                        )
+                    if first_pending:
+                        first_pending = False
+                        delta.cached_tokens = cached_tokens
+                        delta.prompt_logprobs = prompt_logprobs
+                    yield delta
         except VllmEngineDeadError as exc:
             raise EngineDeadError(str(exc)) from exc
         except VLLMValidationError as exc:

@@ -26,6 +26,7 @@ from tera_serve.http.route_support import (
 from tera_serve.http.validation import validate_body
 from tera_serve.protocol.messages import MessagesCountRequest, MessagesRequest
 from tera_serve.service.prepare import count_prompt_tokens, prepare
+from tera_serve.service.prepared import Delivery
 
 MESSAGES_SHAPE = OutputShape(MessagesStreamEncoder, MessagesFolder)
 
@@ -46,7 +47,7 @@ def build_messages_router() -> APIRouter:
             context.config,
             request.state.request_id,
             response_id_prefix="msg_",
-            stream=body.stream,
+            delivery=Delivery(stream=body.stream),
         )
         return await respond(request, context, served, prepared, MESSAGES_SHAPE)
 

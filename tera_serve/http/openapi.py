@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from tera_serve.errors import ANTHROPIC_PATH_PREFIX
+
 _REF = "#/components/schemas/{model}"
 
 
@@ -41,10 +43,27 @@ def error_schema() -> dict[str, Any]:
     }
 
 
-def _error_response() -> dict[str, Any]:
+def anthropic_error_schema() -> dict[str, Any]:
+    """Errors on the Anthropic Messages routes."""
     return {
-        "description": "An error, in the contract's shape",
-        "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorResponse")}}},
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {
+            "type": {"const": "error"},
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    }
+
+
+def _error_response(path: str) -> dict[str, Any]:
+    model = "AnthropicErrorResponse" if path.startswith(ANTHROPIC_PATH_PREFIX) else "ErrorResponse"
+    return {
+        "description": "An error, in the shape of the route's protocol",
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model=model)}}},
     }
 
 
@@ -65,14 +84,15 @@ def publish_request_schemas(app: FastAPI) -> None:
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
         components["ErrorResponse"] = error_schema()
-        for path_item in document.get("paths", {}).values():
+        components["AnthropicErrorResponse"] = anthropic_error_schema()
+        for path, path_item in document.get("paths", {}).items():
             for operation in path_item.values():
                 if not isinstance(operation, dict):
                     continue
                 _hoist_body_schema(operation, components)
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
-                responses.setdefault("default", _error_response())
+                responses.setdefault("default", _error_response(path))
         app.openapi_schema = document
         return document
 

@@ -10,6 +10,7 @@ from tera_serve.adapters.chat import chat_conversation, tokenize_conversation
 from tera_serve.adapters.chat_output import ChatChunkEncoder, ChatFolder
 from tera_serve.adapters.completions import prompt_batch
 from tera_serve.adapters.completions_output import CompletionChunkEncoder, CompletionFolder
+from tera_serve.adapters.response_extras import with_fold_extras, with_stream_extras
 from tera_serve.errors import InvalidRequestError
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
@@ -30,11 +31,27 @@ from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
 from tera_serve.service.completions import prepare_batch
 from tera_serve.service.model_card import model_card
 from tera_serve.service.prepare import prepare
+from tera_serve.service.prepared import Delivery
 from tera_serve.service.tokenize import detokenize, tokenize_text
 from tera_serve.service.tokenize import tokenize_conversation as tokenize_chat
 
-CHAT_SHAPE = OutputShape(ChatChunkEncoder, ChatFolder)
-COMPLETION_SHAPE = OutputShape(CompletionChunkEncoder, CompletionFolder)
+CHAT_SHAPE = OutputShape(
+    encoder=lambda prepared: with_stream_extras(ChatChunkEncoder(prepared), prepared),
+    folder=lambda prepared: with_fold_extras(ChatFolder(prepared), prepared, chat=True),
+)
+COMPLETION_SHAPE = OutputShape(
+    encoder=lambda prepared: with_stream_extras(CompletionChunkEncoder(prepared), prepared),
+    folder=lambda prepared: with_fold_extras(CompletionFolder(prepared), prepared, chat=False),
+)
+
+
+def _delivery(body: ChatCompletionRequest | CompletionRequest) -> Delivery:
+    options = body.stream_options
+    return Delivery(
+        stream=body.stream,
+        include_usage=bool(options and options.include_usage),
+        continuous_usage=bool(options and options.continuous_usage_stats),
+    )
 
 
 def build_router() -> APIRouter:
@@ -52,8 +69,7 @@ def build_router() -> APIRouter:
             served,
             context.config,
             request.state.request_id,
-            stream=body.stream,
-            include_usage=bool(body.stream_options and body.stream_options.include_usage),
+            delivery=_delivery(body),
         )
         return await respond(request, context, served, prepared, CHAT_SHAPE)
 
@@ -69,8 +85,7 @@ def build_router() -> APIRouter:
             served,
             context.config,
             request.state.request_id,
-            stream=body.stream,
-            include_usage=bool(body.stream_options and body.stream_options.include_usage),
+            delivery=_delivery(body),
         )
         return await respond(request, context, served, prepared, COMPLETION_SHAPE)
 

@@ -59,7 +59,7 @@ async def sse_body(
     observer: GenerationObserver,
 ) -> AsyncIterator[bytes]:
     observer.start()
-    usage = UsageCounter(prompt_tokens=prepared.prompt_tokens)
+    usage = UsageCounter.of(prepared)
     events = run_choices(prepared, engine)
     outcome = "ok"
     try:
@@ -88,7 +88,7 @@ async def sse_body(
         ending = encoder.error_frames(as_tera_error(exc))
     finally:
         await events.aclose()  # type: ignore[attr-defined]
-        observer.finish(usage.prompt_tokens, usage.completion_tokens, outcome)
+        observer.finish(usage.prompt_tokens, usage.completion_tokens, outcome, usage.cached_tokens)
     yield b"".join(ending)
 
 
@@ -148,4 +148,4 @@ async def folded_body(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         usage = folder.usage
-        observer.finish(usage.prompt_tokens, usage.completion_tokens, outcome)
+        observer.finish(usage.prompt_tokens, usage.completion_tokens, outcome, usage.cached_tokens)

@@ -40,6 +40,8 @@ class SamplingFields(BaseModel):
     stop: StopField = None
     ignore_eos: bool = False
     logit_bias: dict[str, float] | None = None
+    prompt_logprobs: Annotated[int, Field(ge=0)] | None = None
+    """vLLM's extension: each prompt token's logprob plus this many alternatives."""
     user: str | None = None
 
     @field_validator("stop")

@@ -14,9 +14,10 @@ from tera_serve.engine.base import EngineRequest
 from tera_serve.errors import InvalidRequestError
 from tera_serve.parsing.base import PlainParser
 from tera_serve.service.limits import check_common_bounds
-from tera_serve.service.prepared import PreparedGeneration, new_request_id
+from tera_serve.service.prepared import Delivery, PreparedGeneration, new_request_id
 from tera_serve.service.registry import ServedModel
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
+from tera_serve.service.scoring_checks import check_batch_scoring, echo_prompts
 
 
 def _check_ids(ids: tuple[int, ...], vocab: int) -> None:
@@ -61,11 +62,13 @@ async def prepare_batch(
     server: ServerConfig,
     request_id: str | None = None,
     *,
-    stream: bool = False,
-    include_usage: bool = False,
+    delivery: Delivery | None = None,
 ) -> PreparedGeneration:
+    delivery = delivery or Delivery()
     check_batch_bounds(batch, server)
+    check_batch_scoring(batch, delivery.stream, server)
     prompts = await asyncio.to_thread(_token_lists, batch, served)
+    echo = await asyncio.to_thread(echo_prompts, batch, prompts, served) if batch.echo else None
     bias = parse_logit_bias(batch.sampling.logit_bias, len(served.tokenizer))
     request_id = request_id or new_request_id()
     engine_requests: list[EngineRequest] = []
@@ -87,6 +90,7 @@ async def prepare_batch(
                         max_tokens=max_tokens,
                         seed_offset=i,
                         logprobs=batch.logprobs,
+                        prompt_logprobs=batch.engine_prompt_logprobs(),
                         logit_bias=bias,
                         defaults=served.sampling_defaults,
                     ),
@@ -100,8 +104,12 @@ async def prepare_batch(
         prompt_tokens=sum(len(p) for p in prompts),
         engine_requests=tuple(engine_requests),
         make_parser=PlainParser,
-        stream=stream,
-        include_usage=include_usage,
+        stream=delivery.stream,
+        include_usage=delivery.include_usage,
         logprobs=batch.logprobs is not None,
         reasoning_fields=(),
+        choices_per_prompt=batch.n,
+        continuous_usage=delivery.continuous_usage,
+        prompt_logprobs=batch.prompt_logprobs,
+        echo=echo,
     )

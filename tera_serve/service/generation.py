@@ -24,6 +24,9 @@ class ChoiceEvent:
     """Reasoning tokens of the whole choice; set on the final event."""
     stop_sequence: str | None = None
     """The client's stop string that ended the choice (final event, finish `stop`)."""
+    prompt_logprobs: list[PositionLogprobs | None] | None = None
+    cached_tokens: int | None = None
+    """Both from the engine's first delta of the choice (see EngineDelta)."""
 
 
 def finish_reason(engine_reason: str, *, called_tools: bool, forced_function: bool) -> str:
@@ -54,7 +57,14 @@ async def _run_one(
             parsed = parser.feed(delta.token_ids, delta.text)
             if delta.finish_reason is None:
                 called_tools = called_tools or bool(parsed.tool_calls)
-                yield ChoiceEvent(index, parsed, delta.logprobs, len(delta.token_ids))
+                yield ChoiceEvent(
+                    index,
+                    parsed,
+                    delta.logprobs,
+                    len(delta.token_ids),
+                    prompt_logprobs=delta.prompt_logprobs,
+                    cached_tokens=delta.cached_tokens,
+                )
                 continue
             parsed.extend(parser.finish())
             called_tools = called_tools or bool(parsed.tool_calls)
@@ -70,6 +80,8 @@ async def _run_one(
                 ),
                 reasoning_tokens=parser.reasoning_tokens,
                 stop_sequence=_matched_stop(delta.stop_reason, request.sampling.stop),
+                prompt_logprobs=delta.prompt_logprobs,
+                cached_tokens=delta.cached_tokens,
             )
     finally:
         await stream.aclose()  # type: ignore[attr-defined]

@@ -20,9 +20,10 @@ from tera_serve.parsing.base import OutputParser
 from tera_serve.parsing.chain import ParserChain
 from tera_serve.parsing.forced_tools import ForcedToolCallParser
 from tera_serve.service.limits import check_conversation_bounds
-from tera_serve.service.prepared import PreparedGeneration, new_request_id
+from tera_serve.service.prepared import Delivery, PreparedGeneration, new_request_id
 from tera_serve.service.registry import ServedModel
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
+from tera_serve.service.scoring_checks import check_prompt_logprobs
 from tera_serve.service.structured import check_engine_accepts, response_format_constraint
 from tera_serve.service.tool_choice import ForcedTools, forced_tools
 
@@ -76,9 +77,10 @@ async def prepare(
     request_id: str | None = None,
     *,
     response_id_prefix: str = "chatcmpl-",
-    stream: bool = False,
-    include_usage: bool = False,
+    delivery: Delivery | None = None,
 ) -> PreparedGeneration:
+    delivery = delivery or Delivery()
+    check_prompt_logprobs(conversation.prompt_logprobs, delivery.stream, server)
     forced, structured, prompt = await render_request(conversation, served, server)
     backend = served.config.structured_output_backend
     max_tokens = fit_max_tokens(
@@ -101,6 +103,7 @@ async def prepare(
                 max_tokens=max_tokens,
                 seed_offset=index,
                 logprobs=conversation.logprobs,
+                prompt_logprobs=conversation.prompt_logprobs,
                 logit_bias=bias,
                 defaults=served.sampling_defaults,
                 thinking_token_budget=budget,
@@ -132,11 +135,14 @@ async def prepare(
         prompt_tokens=len(prompt.token_ids),
         engine_requests=engine_requests,
         make_parser=make_parser,
-        stream=stream,
-        include_usage=include_usage,
+        stream=delivery.stream,
+        include_usage=delivery.include_usage,
         logprobs=conversation.logprobs is not None,
         reasoning_fields=reasoning_fields(served, server),
         forced_function=forced is not None and forced.function_name is not None,
+        choices_per_prompt=conversation.n,
+        continuous_usage=delivery.continuous_usage,
+        prompt_logprobs=conversation.prompt_logprobs,
     )
 
 

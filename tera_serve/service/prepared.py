@@ -9,10 +9,20 @@ from dataclasses import dataclass
 
 from tera_serve.engine.base import EngineRequest
 from tera_serve.parsing.base import OutputParser
+from tera_serve.service.prompt_scoring import EchoPrompt
 
 
 def new_request_id() -> str:
     return secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the client wants the answer: streamed or whole, and the stream's usage options."""
+
+    stream: bool = False
+    include_usage: bool = False
+    continuous_usage: bool = False
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,14 @@ class PreparedGeneration:
     """Message fields that carry reasoning text (empty for non-reasoning models)."""
     forced_function: bool = False
     """tool_choice named one function: its call finishes with `stop`, as OpenAI does."""
+    choices_per_prompt: int = 1
+    """`n`: engine requests i*n .. i*n+n-1 share prompt i (their prompt is counted once)."""
+    continuous_usage: bool = False
+    """Streams: usage on every chunk (`stream_options.continuous_usage_stats`)."""
+    prompt_logprobs: int | None = None
+    """Return the prompt's logprobs (vLLM's `prompt_logprobs` field) with this many alternatives."""
+    echo: tuple[EchoPrompt, ...] | None = None
+    """Completions `echo`: per prompt, what each of its choices starts with."""
 
     @staticmethod
     def now() -> int:

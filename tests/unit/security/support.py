@@ -28,6 +28,22 @@ from tests.support.live_server import free_port
 CONTRACT_ERROR_FIELDS = {"message", "type", "param", "code"}
 
 
+def is_anthropic_error(body: Any) -> bool:
+    """Anthropic's shape, on the /v1/messages routes."""
+    return (
+        isinstance(body, dict)
+        and body.get("type") == "error"
+        and isinstance(body.get("error"), dict)
+        and set(body["error"]) == {"type", "message"}
+        and all(isinstance(v, str) for v in body["error"].values())
+    )
+
+
+def is_route_error(path: str, body: Any) -> bool:
+    """The error shape of the route's protocol."""
+    return is_anthropic_error(body) if path.startswith("/v1/messages") else is_contract_error(body)
+
+
 def is_contract_error(body: Any) -> bool:
     if not isinstance(body, dict) or set(body) != {"error"} or not isinstance(body["error"], dict):
         return False

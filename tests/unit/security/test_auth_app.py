@@ -51,6 +51,13 @@ def assert_401(response: httpx.Response) -> None:
     if response.request.method == "HEAD":
         return
     body = response.json()
+    if response.request.url.path.startswith("/v1/messages"):
+        # Anthropic's routes answer in Anthropic's error shape.
+        assert body == {
+            "type": "error",
+            "error": {"type": "authentication_error", "message": "missing or invalid API key"},
+        }
+        return
     assert is_contract_error(body)
     assert body["error"]["type"] == "authentication_error"
     assert body["error"]["message"] == "missing or invalid API key"

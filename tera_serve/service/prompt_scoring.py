@@ -1,0 +1,111 @@
+"""Scoring the prompt: completions `echo`, the legacy logprobs shape, vLLM's `prompt_logprobs`,
+and the prefix-cache hits that usage reports.
+
+An evaluation harness (lm-eval's `local-completions`) scores an answer by sending the context
+plus the answer with `echo: true, logprobs: 1` and reading the prompt's `token_logprobs`, so
+the prompt positions come first, in the same shape as the generated ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tera_serve.engine.base import PositionLogprobs
+
+
+@dataclass(frozen=True)
+class EchoPrompt:
+    """What each choice of one prompt starts with under `echo`."""
+
+    text: str
+    first_token: str
+    """The first prompt token's text: it has no logprob (nothing comes before it)."""
+
+
+def legacy_logprobs(
+    positions: Sequence[PositionLogprobs | None], offset: int, first_token: str = ""
+) -> dict[str, Any]:
+    """The Completions `logprobs` object; a None position (the prompt's first) has nulls."""
+    tokens: list[str] = []
+    token_logprobs: list[float | None] = []
+    top: list[dict[str, float] | None] = []
+    offsets: list[int] = []
+    for p in positions:
+        offsets.append(offset)
+        if p is None:
+            tokens.append(first_token)
+            token_logprobs.append(None)
+            top.append(None)
+            offset += len(first_token)
+            continue
+        tokens.append(p.chosen.token)
+        token_logprobs.append(p.chosen.logprob)
+        top.append({t.token: t.logprob for t in p.top})
+        offset += len(p.chosen.token)
+    return {
+        "tokens": tokens,
+        "token_logprobs": token_logprobs,
+        "top_logprobs": top,
+        "text_offset": offsets,
+    }
+
+
+def end_offset(logprobs: Mapping[str, Any]) -> int | None:
+    """The text offset just past the last token of a `legacy_logprobs` object."""
+    if not logprobs["tokens"]:
+        return None
+    return int(logprobs["text_offset"][-1]) + len(logprobs["tokens"][-1])
+
+
+def vllm_prompt_logprobs(positions: Sequence[PositionLogprobs | None]) -> list[Any]:
+    """vLLM's `prompt_logprobs` shape: per position null or {token id: {logprob, rank,
+    decoded_token}}, the prompt's own token first, then the top alternatives."""
+    out: list[Any] = []
+    for p in positions:
+        if p is None:
+            out.append(None)
+            continue
+        entry: dict[str, Any] = {}
+        for t in (p.chosen, *p.top):
+            key = str(t.token_id)
+            if key not in entry:
+                entry[key] = {"logprob": t.logprob, "rank": t.rank, "decoded_token": t.token}
+        out.append(entry)
+    return out
+
+
+def cached_prompt_tokens(by_choice: Mapping[int, int], choices_per_prompt: int) -> int:
+    """Prompt tokens served from the prefix cache, counted once per prompt as the prompt is.
+
+    The n choices of one prompt are separate engine requests; the fewest hits among them is
+    what the cache held before this request (a sibling's own prefill does not count).
+    """
+    per_prompt: dict[int, int] = {}
+    for index, cached in by_choice.items():
+        group = index // max(choices_per_prompt, 1)
+        per_prompt[group] = min(per_prompt.get(group, cached), cached)
+    return sum(per_prompt.values())
+
+
+class EchoTracker:
+    """Hands each choice its echoed prompt once, on the choice's first event."""
+
+    def __init__(self, echo: tuple[EchoPrompt, ...] | None, choices_per_prompt: int) -> None:
+        self._echo = echo
+        self._n = max(choices_per_prompt, 1)
+        self._done: set[int] = set()
+
+    def prompt_of(self, index: int) -> EchoPrompt | None:
+        return None if self._echo is None else self._echo[index // self._n]
+
+    def take(
+        self, index: int, prompt_logprobs: list[PositionLogprobs | None] | None
+    ) -> tuple[str, list[PositionLogprobs | None]]:
+        """(text to prepend, prompt positions to prepend) the first time; ("", []) after."""
+        echo = self.prompt_of(index)
+        if echo is None or index in self._done:
+            return "", []
+        self._done.add(index)
+        return echo.text, list(prompt_logprobs or [])
