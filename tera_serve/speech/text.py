@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from tera_serve.speech.vocab import PAD_ID, VOCAB
 
 MAX_PHONEMES = 510
+_SILENT = frozenset(VOCAB[ch] for ch in ';:,.!?—…"()“” ')
+"""Punctuation and spaces: a chunk of only these has nothing to pronounce."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+|(?<=[.!?…。！？][\"'”’)\]])\s+|\n")
 _SPACES = re.compile(r"\s+")
@@ -74,7 +76,7 @@ def chunk_text(
     chunks: list[list[int]] = []
     for phonemes in phonemize(sentences) if sentences else []:
         chunks.extend(to_tokens(piece) for piece in fit_window(phonemes, limit))
-    return [c for c in chunks if c]
+    return [c for c in chunks if not _SILENT.issuperset(c)]
 
 
 def padded(tokens: Sequence[int]) -> list[int]:
