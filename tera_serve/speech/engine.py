@@ -72,18 +72,18 @@ class Synthesis:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._options: set[Any] = set()
+        self._options: list[Any] = []
         self.cancelled = False
 
     def track(self, options: Any) -> None:
         with self._lock:
             if self.cancelled:
                 options.terminate = True
-            self._options.add(options)
+            self._options.append(options)
 
     def untrack(self, options: Any) -> None:
         with self._lock:
-            self._options.discard(options)
+            self._options = [o for o in self._options if o is not options]
 
     def cancel(self) -> None:
         with self._lock:

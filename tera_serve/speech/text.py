@@ -18,6 +18,10 @@ _SILENT = frozenset(VOCAB[ch] for ch in ';:,.!?—…"()“” ')
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+|(?<=[.!?…。！？][\"'”’)\]])\s+|\n")
 _SPACES = re.compile(r"\s+")
+_CLAUSE_END = re.compile(r"(?<=[,;:—])\s")
+FIRST_PIECE = 64
+"""A stream's first sentence longer than this many phonemes is cut after its first clause
+that is at least this long, so the first audio comes sooner."""
 
 
 def split_sentences(text: str) -> list[str]:
@@ -57,6 +61,16 @@ def fit_window(phonemes: str, limit: int = MAX_PHONEMES) -> list[str]:
     return [p for p in pieces if to_tokens(p)]
 
 
+def split_first_clause(phonemes: str, at_least: int = FIRST_PIECE) -> list[str]:
+    """`phonemes` cut after the first clause (at `,;:—`) of at least `at_least` symbols,
+    when what follows is that long too; else unchanged."""
+    for match in _CLAUSE_END.finditer(phonemes):
+        head, tail = phonemes[: match.start()], phonemes[match.end() :]
+        if len(to_tokens(head)) >= at_least:
+            return [head, tail] if len(to_tokens(tail)) >= at_least else [phonemes]
+    return [phonemes]
+
+
 def _cut(word: str, limit: int) -> tuple[str, str]:
     """The longest prefix of `word` with `limit` known symbols, and the rest."""
     count = 0
@@ -74,8 +88,11 @@ def chunk_text(
     """The token ids of each chunk to synthesize, in order."""
     sentences = split_sentences(text)
     chunks: list[list[int]] = []
-    for phonemes in phonemize(sentences) if sentences else []:
-        chunks.extend(to_tokens(piece) for piece in fit_window(phonemes, limit))
+    for index, phonemes in enumerate(phonemize(sentences) if sentences else []):
+        pieces = fit_window(phonemes, limit)
+        if index == 0 and pieces:
+            pieces = [*split_first_clause(pieces[0]), *pieces[1:]]
+        chunks.extend(to_tokens(piece) for piece in pieces)
     return [c for c in chunks if not _SILENT.issuperset(c)]
 
 

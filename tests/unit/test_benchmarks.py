@@ -246,3 +246,16 @@ def test_completion_chunks_match_the_dict_encoding() -> None:
     ]
     assert [*first, *last] == [sse_frame({**base, "choices": [c]}) for c in expected]
     assert orjson.loads(first[0][6:])["choices"][0]["logprobs"] == logprobs
+
+
+def test_speech_benchmark_on_a_tiny_configuration(tmp_path: Path) -> None:
+    from benchmarks.speech import main
+
+    (level,) = main(
+        ["--concurrency", "1", "--requests", "1", "--text", "Hello there.", "--no-plot",
+         "--results-dir", str(tmp_path)]
+    )  # fmt: skip
+    assert level.requests == 1 and level.rtf_p50 > 0 and level.ttfb_p50_s > 0
+    table = (tmp_path / "speech.md").read_text()
+    assert "| concurrent | requests | TTFB p50 s" in table
+    assert (tmp_path / "speech.csv").read_text().startswith("concurrency,requests")

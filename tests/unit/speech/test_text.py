@@ -12,6 +12,7 @@ from tera_serve.speech.text import (
     chunk_text,
     fit_window,
     padded,
+    split_first_clause,
     split_sentences,
     to_tokens,
 )
@@ -81,3 +82,12 @@ def test_chunks_follow_sentences() -> None:
 def test_text_without_pronounceable_symbols_gives_no_chunks() -> None:
     assert chunk_text("€€€", lambda s: ["€" for _ in s]) == []
     assert chunk_text("... !?", lambda s: list(s)) == []
+
+
+def test_a_long_first_sentence_is_cut_after_a_clause() -> None:
+    head, tail = "a" * 70 + ",", "b" * 70 + "."
+    assert split_first_clause(f"aa, {head} {tail}") == [f"aa, {head}", tail]
+    assert split_first_clause(f"{head} bb.") == [f"{head} bb."]  # too little would follow
+    assert split_first_clause("a" * 200) == ["a" * 200]
+    chunks = chunk_text("First. Second.", lambda s: [f"{head} {tail}", f"{head} {tail}"])
+    assert chunks == [to_tokens(head), to_tokens(tail), to_tokens(f"{head} {tail}")]
