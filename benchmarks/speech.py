@@ -105,10 +105,11 @@ def summarize(concurrency: int, samples: list[Sample], wall_s: float) -> Level:
     )
 
 
-def peak_rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """The process's peak (VmHWM) or current (VmRSS) resident memory."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -134,7 +135,7 @@ def plot_spectrogram(base_url: str, path: Path) -> None:
     plt.close(figure)
 
 
-def write_results(levels: list[Level], args: argparse.Namespace, rss_mb: float) -> Path:
+def write_results(levels: list[Level], args: argparse.Namespace, rss: tuple[float, float]) -> Path:
     name = args.name
     with (args.results_dir / f"{name}.csv").open("w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(asdict(levels[0])))
@@ -157,7 +158,8 @@ def write_results(levels: list[Level], args: argparse.Namespace, rss_mb: float) 
         "of audio (below 1: faster than real time). TTFB = time to the first audio byte.\n\n"
         "| concurrent | requests | TTFB p50 s | TTFB max s | RTF p50 | RTF max "
         "| audio s per s (all) |\n|---:|---:|---:|---:|---:|---:|---:|\n"
-        f"{rows}\nServer peak RSS: {rss_mb:.0f} MB.\n"
+        f"{rows}\nServer RSS: {rss[0]:.0f} MB when ready (the CLI imports vLLM and torch even "
+        f"for a speech-only config), {rss[1]:.0f} MB at its peak.\n"
     )
     path = args.results_dir / f"{name}.md"
     path.write_text(text)
@@ -192,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> list[Level]:
         base_url = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(base_url, process, log, timeout_s=120)
+            idle_rss = rss_mb(process.pid, "VmRSS")
             asyncio.run(run_level(base_url, 1, 1, "Warming up."))
             levels = []
             for concurrency in args.concurrency:
@@ -202,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> list[Level]:
                 print(levels[-1], flush=True)
             if args.plot:
                 plot_spectrogram(base_url, args.results_dir / f"{args.name}_spectrogram.png")
-            rss = peak_rss_mb(process.pid)
+            rss = (idle_rss, rss_mb(process.pid))
         finally:
             process.terminate()
             process.wait(30)

@@ -19,6 +19,7 @@ from tera_serve.http.routes import (
 )
 from tera_serve.http.validation import validate_body
 from tera_serve.protocol.speech import SpeechRequest
+from tera_serve.speech.encoders import CONTENT_TYPES
 from tera_serve.speech.metrics import SpeechObserver
 from tera_serve.speech.service import IGNORED_HEADER, prepare_speech, speech_body
 
@@ -26,7 +27,18 @@ from tera_serve.speech.service import IGNORED_HEADER, prepare_speech, speech_bod
 def build_speech_router() -> APIRouter:
     router = APIRouter()
 
-    @router.post("/v1/audio/speech", openapi_extra=json_body(SpeechRequest))
+    audio = {
+        content_type: {"schema": {"type": "string", "format": "binary"}}
+        for content_type in CONTENT_TYPES.values()
+    }
+    audio["text/event-stream"] = {"schema": {"type": "string"}}
+
+    @router.post(
+        "/v1/audio/speech",
+        openapi_extra=json_body(SpeechRequest),
+        response_class=Response,
+        responses={200: {"description": "The audio, streamed as it is made", "content": audio}},
+    )
     async def audio_speech(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
