@@ -103,6 +103,9 @@ class KokoroEngine:
         threads = args.intra_op_threads or max((os.cpu_count() or 1) // args.workers, 1)
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle onnxruntime threads would otherwise spin on the cores vLLM (or the event loop)
+        # needs between chunks.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(folder / MODEL_FILE), sess_options=options, providers=providers
         )
