@@ -202,3 +202,23 @@ async def test_metrics_count_audio_and_real_time_factor(
         assert lines[f"tera_speech_real_time_factor_count{label}"] == 1
         assert lines[f"tera_speech_input_characters_total{label}"] == len("Hi there.")
         assert lines[f"tera_speech_time_to_first_audio_seconds_count{label}"] == 1
+
+
+async def test_a_timeout_after_the_first_byte_ends_sse_with_an_error(
+    smollm_dir: Path, kokoro: KokoroEngine
+) -> None:
+    async with speech_app(smollm_dir, kokoro, request_timeout_s=0.05) as (client, _):
+        long_text = " ".join(f"Sentence {n} is here to take a while." for n in range(20))
+        response = await client.post(
+            "/v1/audio/speech", json=_speech(input=long_text, stream_format="sse")
+        )
+        assert response.status_code == 200
+        events = [
+            json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")
+        ]
+        assert events[-1]["type"] == "error"
+        assert events[-1]["error"]["code"] == "timeout"
+        assert "speech.audio.done" not in [e["type"] for e in events]
+        metrics = (await client.get("/metrics")).text
+        assert f'tera_speech_requests_running{{model="{KOKORO_MODEL_ID}"}} 0.0' in metrics
+        assert f'tera_aborts_total{{model="{KOKORO_MODEL_ID}",reason="timeout"}} 1.0' in metrics
