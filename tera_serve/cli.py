@@ -107,7 +107,30 @@ def resolve_config(ns: argparse.Namespace) -> ServerConfig:
         model_values["reasoning_parser"] = engine_args["reasoning_parser"]
     model_values["engine_args"] = {**model_values.get("engine_args", {}), **engine_args}
     model = model_config_from_mapping(model_values, "command line")
-    return server_config_from_mapping({**server_values, "models": (model,)})
+    models: tuple[ModelConfig, ...] = (model,)
+    if ns.model is None and server_values.get("embedded_speech", True):
+        models += embedded_speech_models()
+    return server_config_from_mapping({**server_values, "models": models})
+
+
+def embedded_speech_models() -> tuple[ModelConfig, ...]:
+    """Kokoro-82M beside the embedded chat model, when its packages are installed."""
+    from tera_serve.speech.assets import (
+        KOKORO_MODEL_ID,
+        KOKORO_MODEL_REF,
+        packaged_kokoro_available,
+    )
+
+    if not packaged_kokoro_available():
+        logger.info("speech off: Kokoro-82M's packages are not installed (see README)")
+        return ()
+    config = {
+        "model": KOKORO_MODEL_REF,
+        "task": "speech",
+        "served_model_name": KOKORO_MODEL_ID,
+        "hugging_face_id": KOKORO_MODEL_ID,
+    }
+    return (model_config_from_mapping(config, "embedded speech"),)
 
 
 def embedded_default_model(engine_args: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ SAMPLING_DEFAULT_KEYS = (
     "presence_penalty",
     "frequency_penalty",
 )
+MODEL_TASKS = ("chat", "speech")
 _POSITIVE_SERVER_FIELDS = (
     "max_running_per_model",
     "queue_timeout_s",
@@ -54,7 +55,11 @@ class ModelConfig:
     """One served model and the vLLM engine that runs it."""
 
     model: str
-    """Hugging Face id or local folder that vLLM loads."""
+    """Hugging Face id or local folder that vLLM loads (for `task: speech`: `@kokoro`, the
+    packaged Kokoro-82M, or a folder with its ONNX file and voices/)."""
+    task: str = "chat"
+    """`chat` (a vLLM engine: chat and text completions) or `speech` (Kokoro-82M behind
+    /v1/audio/speech; its engine_args are workers, intra_op_threads and providers)."""
     served_model_name: str | None = None
     """The id clients send in `model`; defaults to `model`."""
     aliases: tuple[str, ...] = ()
@@ -153,6 +158,9 @@ class ServerConfig:
     playground: bool = True
     """Serve the browser playground at `/` (the page is public; its API calls need a key
     like any client's)."""
+    embedded_speech: bool = True
+    """With no --model and no --config: serve Kokoro-82M (hexgrad/Kokoro-82M) for
+    /v1/audio/speech beside the embedded chat model, when its packages are installed."""
 
     def __post_init__(self) -> None:
         ids: set[str] = set()
@@ -213,6 +221,7 @@ def model_config_from_mapping(raw: Mapping[str, Any], where: str = "model") -> M
         if not isinstance(pricing, dict) or set(pricing) - {"input", "output", "cache_read"}:
             raise ConfigError(f"{where}.pricing takes input, output and cache_read")
         values["pricing"] = Pricing(**{k: str(v) for k, v in pricing.items()})
+    _check_choice(values.get("task"), MODEL_TASKS, f"{where}.task")
     _check_choice(values.get("reasoning_parser"), REASONING_PARSERS, f"{where}.reasoning_parser")
     _check_choice(values.get("tool_call_parser"), TOOL_CALL_PARSERS, f"{where}.tool_call_parser")
     _check_choice(values.get("quantization"), QUANTIZATION_LABELS, f"{where}.quantization")

@@ -20,6 +20,7 @@ from tera_serve.http.openapi import publish_request_schemas
 from tera_serve.http.playground import build_playground_router
 from tera_serve.http.request_id import RequestIdMiddleware
 from tera_serve.http.routes import build_router
+from tera_serve.http.speech_routes import build_speech_router
 from tera_serve.security.admission import ModelGate
 from tera_serve.security.middleware import GuardMiddleware
 from tera_serve.service.loading import load_served_model
@@ -37,6 +38,8 @@ async def load_models(context: ServerContext, configs: Sequence[ModelConfig] | N
     """Start the configured models (or `configs`) one after another; a failure marks only
     that model."""
     for config in context.config.models if configs is None else configs:
+        if context.speech.is_speech(config.served_id):
+            continue  # loaded by load_speech_models
         try:
             served = await asyncio.to_thread(load_served_model, config, context.engine_factory)
             if config.warmup:
@@ -55,13 +58,23 @@ async def load_models_and_freeze(context: ServerContext) -> None:
     permanent, so a full garbage collection skips it rather than stalling every stream for
     ~0.3 s (benchmarks/frontend.py; `vllm serve` freezes its heap the same way)."""
     await load_models(context)
+    await load_speech_models(context)
     gc.collect()
     gc.freeze()
 
 
+async def load_speech_models(context: ServerContext) -> None:
+    def on_ready(model: str) -> None:
+        gate = context.security.admission.gate(model)
+        context.metrics.waiting.labels(model).set_function(queue_length(gate))
+
+    await context.speech.load_all(on_ready)
+
+
 def create_app(context: ServerContext) -> FastAPI:
     for config in context.config.models:
-        context.registry.add(config)
+        if not context.speech.is_speech(config.served_id):
+            context.registry.add(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +89,7 @@ def create_app(context: ServerContext) -> FastAPI:
             for served in context.registry.ready_models():
                 with contextlib.suppress(Exception):
                     await served.engine.close()
+            await context.speech.close()
 
     app = FastAPI(
         title="tera-serve",
@@ -89,6 +103,7 @@ def create_app(context: ServerContext) -> FastAPI:
     app.include_router(build_messages_router())
     if context.config.playground:
         app.include_router(build_playground_router())
+    app.include_router(build_speech_router())
     publish_request_schemas(app)
     # Starlette wraps in reverse order: the request id is set first, then the access log,
     # then keys and limits (whose clean-up runs when the whole response has ended).

@@ -9,6 +9,7 @@ from tera_serve.metrics import Metrics
 from tera_serve.security.guard import SecurityState
 from tera_serve.service.loading import EngineFactory
 from tera_serve.service.registry import ModelRegistry
+from tera_serve.speech.registry import SpeechModels
 
 
 @dataclass
@@ -23,6 +24,9 @@ class ServerContext:
     """Set when an engine dies: /health turns 503 and the process exits non-zero."""
     security: SecurityState = field(init=False)
     """Keys, per-key limits, admission control; built from `config`."""
+    speech: SpeechModels = field(init=False)
+    """The speech models (`task: speech`), beside the chat models of `registry`."""
 
     def __post_init__(self) -> None:
         self.security = SecurityState.from_config(self.config)
+        self.speech = SpeechModels(self.metrics.registry, self.config.models)

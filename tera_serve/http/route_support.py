@@ -87,6 +87,7 @@ async def admit(request: Request, context: ServerContext, model_id: str) -> Serv
     the response ends."""
     guard = guard_of(request)
     guard.authorize_model(model_id, context.config.models)
+    context.speech.check_text_model(model_id)
     served = context.registry.get(model_id)
     model = served.config.served_id
     record_of(request).model = model  # a served id: bounded label values

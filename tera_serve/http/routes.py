@@ -99,12 +99,15 @@ def build_router() -> APIRouter:
             for model_id in served.config.all_ids
             if guard.allows(model_id, context.config.models)
         ]
+        data += context.speech.cards(lambda m: guard.allows(m, context.config.models))
         return json_response({"object": "list", "data": data})
 
     @router.get("/v1/models/{model_id:path}")
     async def get_model(request: Request, model_id: str) -> Response:
         context = context_of(request)
         guard_of(request).authorize_model(model_id, context.config.models)
+        if context.speech.is_speech(model_id):
+            return json_response(context.speech.card(model_id))
         served = context.registry.get(model_id)
         return json_response(model_card(served, model_id))
 
@@ -112,8 +115,12 @@ def build_router() -> APIRouter:
     async def health(request: Request) -> Response:
         context = context_of(request)
         states = {k: v.value for k, v in context.registry.states().items()}
+        states.update(context.speech.states())
         healthy = (
-            context.registry.all_ready() and not context.draining and not context.engine_failed
+            (context.registry.all_ready() or not context.registry.states())
+            and context.speech.all_ready()
+            and not context.draining
+            and not context.engine_failed
         )
         status = "ok" if healthy else ("draining" if context.draining else "unavailable")
         unfinished = {

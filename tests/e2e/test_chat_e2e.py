@@ -172,7 +172,8 @@ def test_request_ids_are_unique(default_server: LiveServer) -> None:
 def test_models_lists_tera_fields(client: openai.OpenAI, default_server: LiveServer) -> None:
     body = httpx.get(default_server.v1 + "/models").json()
     assert body["object"] == "list"
-    (card,) = body["data"]
+    # The embedded default serves Kokoro-82M for speech beside the chat model.
+    (card,) = [c for c in body["data"] if c["output_modalities"] == ["text"]]
     assert card["id"] == DEFAULT_MODEL
     assert card["context_length"] == 8192
     assert card["max_output_length"] == 4096
@@ -181,7 +182,7 @@ def test_models_lists_tera_fields(client: openai.OpenAI, default_server: LiveSer
     assert set(card["pricing"]) == {"input", "output", "cache_read"}
     assert "temperature" in card["supported_sampling_parameters"]
     assert "logprobs" in card["supported_features"]
-    assert [m.id for m in client.models.list()] == [DEFAULT_MODEL]
+    assert [m.id for m in client.models.list()] == [DEFAULT_MODEL, "hexgrad/Kokoro-82M"]
 
 
 def test_text_completions(client: openai.OpenAI) -> None:

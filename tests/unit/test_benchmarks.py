@@ -150,3 +150,16 @@ def test_vllm_cli_answers_the_version_of_the_cpu_distribution() -> None:
     assert version("vllm") == "0.32.0"
     with pytest.raises(importlib.metadata.PackageNotFoundError):
         version("other")
+
+
+def test_speech_benchmark_on_a_tiny_configuration(tmp_path: Path) -> None:
+    from benchmarks.speech import main
+
+    (level,) = main(
+        ["--concurrency", "1", "--requests", "1", "--text", "Hello there.", "--no-plot",
+         "--results-dir", str(tmp_path)]
+    )  # fmt: skip
+    assert level.requests == 1 and level.rtf_p50 > 0 and level.ttfb_p50_s > 0
+    table = (tmp_path / "speech.md").read_text()
+    assert "| concurrent | requests | TTFB p50 s" in table
+    assert (tmp_path / "speech.csv").read_text().startswith("concurrency,requests")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tera_serve.config import load_deployment_file, server_config_from_mapping
+from tera_serve.speech.engine import SpeechEngineArgs
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
 
@@ -35,6 +36,9 @@ def test_config_file_validates(path: Path) -> None:
     config = server_config_from_mapping(load_deployment_file(path))
     known = engine_arg_names()
     for model in config.models:
+        if model.task == "speech":
+            SpeechEngineArgs.from_mapping(model.engine_args, model.served_id)
+            continue
         unknown = set(model.engine_args) - known
         assert not unknown, f"{path.name}: {model.served_id} has unknown engine args {unknown}"
 
@@ -59,10 +63,11 @@ def test_catalog_files_match_tera_catalog() -> None:
 
 
 def test_cpu_default_file_matches_the_no_argument_default(smollm_dir: Path) -> None:
-    from tera_serve.cli import embedded_default_model, resolve_embedded
+    from tera_serve.cli import embedded_default_model, embedded_speech_models, resolve_embedded
 
     path = Path(__file__).parents[2] / "configs" / "cpu-default.yaml"
-    (model,) = server_config_from_mapping(load_deployment_file(path)).models
+    model, speech = server_config_from_mapping(load_deployment_file(path)).models
+    assert (speech,) == embedded_speech_models()
     model = resolve_embedded(model)
     builtin = embedded_default_model({})
     assert model.model == builtin["model"]
@@ -80,6 +85,7 @@ def test_cpu_default_file_matches_the_no_argument_default(smollm_dir: Path) -> N
         ("models:\n  - {model: a, colour: blue}", "unknown keys"),
         ("models:\n  - {model: a}\n  - {model: a}", "served twice"),
         ("models:\n  - {model: a}\nlog_format: xml", "log_format"),
+        ("models:\n  - {model: a, task: sing}", "task"),
     ],
 )
 def test_bad_config_files_are_refused(tmp_path: Path, text: str, message: str) -> None:

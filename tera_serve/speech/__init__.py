@@ -1,0 +1,1 @@
+"""Speech out: Kokoro-82M behind POST /v1/audio/speech (a second kind of engine)."""
