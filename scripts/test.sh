@@ -9,4 +9,5 @@ VENV="${TERA_SERVE_VENV:-.venv}"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy"
+"$VENV/bin/lint-imports" --no-cache
 exec "$VENV/bin/python" -m pytest "$@"

@@ -29,7 +29,8 @@ async def test_engine_death_turns_health_503_at_once(
         health = await client.get("/health")
         assert health.status_code == 503 and health.json()["status"] != "ok"
         failed = await client.post("/v1/chat/completions", json=CHAT)
-        assert failed.status_code >= 500 and is_contract_error(failed.json())
+        assert failed.status_code == 500 and is_contract_error(failed.json())
+        assert failed.json()["error"]["code"] == "engine_dead"
         # The watcher asks the server to exit and marks the failure (exit code 1).
         monkeypatch.setattr(server_module, "ENGINE_WATCH_INTERVAL_S", 0.01)
         fake_uvicorn = SimpleNamespace(should_exit=False)

@@ -14,7 +14,7 @@ import orjson
 
 from tera_serve.engine.base import EngineRequest
 from tests.support.fake_app import FAKE_MODEL_ID, fake_server
-from tests.unit.harmony.outputs import CALL, RETURN, assistant, call, completion, encoding
+from tests.support.harmony_outputs import CALL, RETURN, assistant, call, completion, encoding
 
 THINK = "The user wants the weather in Paris: call get_weather."
 ARGS = '{"city": "Paris"}'

@@ -25,7 +25,7 @@ from tera_serve.core import conversation as core
 from tera_serve.errors import InvalidRequestError
 from tera_serve.families.harmony_family import HarmonyFamily
 from tera_serve.protocol.chat import ChatCompletionRequest
-from tests.unit.harmony.outputs import CALL, RETURN, encoding
+from tests.support.harmony_outputs import CALL, RETURN, encoding
 
 WEATHER_PARAMETERS = {
     "type": "object",

@@ -17,7 +17,7 @@ from tera_serve.core.conversation import ToolSpec
 from tera_serve.families.base import ParserSetup
 from tera_serve.families.harmony_family import HarmonyFamily
 from tera_serve.parsing.harmony import HarmonyParser
-from tests.unit.harmony.outputs import (
+from tests.support.harmony_outputs import (
     CALL,
     RETURN,
     TOOLS,
