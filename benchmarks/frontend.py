@@ -309,9 +309,20 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _body(tokens: int) -> bytes:
+def _body(tokens: int, phase: str = "saturated") -> bytes:
     import orjson
 
+    if phase == MESSAGES_PHASE:
+        # The same request through the Anthropic Messages API (stream, ignore_eos extension).
+        return orjson.dumps(
+            {
+                "model": MODEL_ID,
+                "messages": [{"role": "user", "content": PROMPT}],
+                "max_tokens": tokens,
+                "stream": True,
+                "ignore_eos": True,
+            }
+        )
     return orjson.dumps(
         {
             "model": MODEL_ID,
@@ -324,11 +335,31 @@ def _body(tokens: int) -> bytes:
     )
 
 
+MESSAGES_PHASE = "messages"
+"""Saturated, through POST /v1/messages: its per-token cost beside chat's."""
+
+
+def _read_messages_part(reply: _Reply, part: bytes, now: float) -> None:
+    import orjson
+
+    if b'"text_delta"' in part:
+        reply.arrivals.append(now)
+    elif part.startswith(b"event: message_start"):
+        reply.response_id = orjson.loads(part.split(b"\ndata: ", 1)[1])["message"]["id"]
+    elif part.startswith(b"event: message_delta"):
+        body = orjson.loads(part.split(b"\ndata: ", 1)[1])
+        reply.usage_tokens = body["usage"]["output_tokens"]
+    elif part.startswith(b"event: message_stop"):
+        reply.ok = True
+
+
 async def _stream_one(session: Any, url: str, body: bytes) -> _Reply:
-    """One streamed chat completion; token frames are those with a `content` field."""
+    """One streamed chat completion (token frames: those with a `content` field) or, on
+    /v1/messages, one streamed message (token frames: `text_delta`)."""
     import orjson
 
     reply = _Reply()
+    messages = url.endswith("/v1/messages")
     headers = {"content-type": "application/json"}
     async with session.post(url, data=body, headers=headers) as response:
         if response.status != 200:
@@ -342,6 +373,9 @@ async def _stream_one(session: Any, url: str, body: bytes) -> _Reply:
             buffer = parts.pop()
             for part in parts:
                 reply.frames.append(now)
+                if messages:
+                    _read_messages_part(reply, part, now)
+                    continue
                 if b'"content":' in part:
                     reply.arrivals.append(now)
                 if reply.response_id is None and part.startswith(b"data: {"):
@@ -382,8 +416,9 @@ class Client:
         self, session: Any, phase: str, streams: int, tokens: int, options: Options
     ) -> LevelResult:
         """`streams` workers send requests back to back until the window closes."""
-        url = self.base_url + "/v1/chat/completions"
-        body = _body(tokens)
+        path = "/v1/messages" if phase == MESSAGES_PHASE else "/v1/chat/completions"
+        url = self.base_url + path
+        body = _body(tokens, phase)
         replies: list[_Reply] = []
         errors = 0
         started = time.perf_counter()
@@ -422,7 +457,8 @@ class Client:
         for reply in replies:
             if reply.response_id is None:
                 continue
-            emitted = stamps.get(reply.response_id.removeprefix("chatcmpl-") + "-0", [])
+            request_id = reply.response_id.removeprefix("chatcmpl-").removeprefix("msg_")
+            emitted = stamps.get(request_id + "-0", [])
             if len(emitted) != len(reply.arrivals):
                 continue  # a token without text would misalign; none in this script
             latencies.extend(

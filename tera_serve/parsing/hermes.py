@@ -309,14 +309,11 @@ class HermesToolParser(TaggedToolParser):
 
     def _after_object_step(self, buf: str, at: int) -> int:
         # Text between the object and </tool_call> (a stray brace, say) is dropped.
-        found = _AFTER_OBJECT_TAGS.find(buf, at)
-        if found is None:
-            keep = _AFTER_OBJECT_TAGS.held_len(buf, at)
-            end = len(buf) - keep
-            self._r.junk = self._r.junk or bool(buf[at:end].strip())
-            return self._hold(end) if keep else end
-        start, tag = found
-        if buf[at:start].strip() or self._r.junk:
+        start, tag, held = _AFTER_OBJECT_TAGS.scan(buf, at)
+        self._r.junk = self._r.junk or bool(buf[at:start].strip())
+        if tag is None:
+            return self._hold(start) if held else start
+        if self._r.junk:
             self._current().problem = "text after its JSON was dropped"
         self._end_call()
         return start + len(CALL_CLOSE) if tag == CALL_CLOSE else start

@@ -152,14 +152,10 @@ class Qwen3CoderToolParser(TaggedToolParser):
         return f"{separator}{json.dumps(r.parameter, ensure_ascii=False)}: "
 
     def _seek_step(self, buf: str, at: int) -> int:
-        found = _SEEK_TAGS.find(buf, at)
-        if found is None:
-            keep = _SEEK_TAGS.held_len(buf, at)
-            end = len(buf) - keep
-            self._note_junk(buf[at:end])
-            return self._hold(end) if keep else end
-        start, tag = found
+        start, tag, held = _SEEK_TAGS.scan(buf, at)
         self._note_junk(buf[at:start])
+        if tag is None:
+            return self._hold(start) if held else start
         if tag == PARAMETER_OPEN:
             self._r.phase = _Phase.PARAMETER_NAME
             return start + len(tag)
@@ -187,9 +183,7 @@ class Qwen3CoderToolParser(TaggedToolParser):
 
     def _value_step(self, buf: str, at: int) -> int:
         r = self._r
-        found = _VALUE_END_TAGS.find(buf, at)
-        keep = 0 if found is not None else _VALUE_END_TAGS.held_len(buf, at)
-        end = found[0] if found is not None else len(buf) - keep
+        end, tag, held = _VALUE_END_TAGS.scan(buf, at)
         text = buf[at:end]
         if text and not r.value_started:
             r.value_started = True
@@ -200,10 +194,9 @@ class Qwen3CoderToolParser(TaggedToolParser):
         if r.newline_held:
             text = text[:-1]
         self._value_text(text)
-        if found is None:
-            return self._hold(end) if keep else end
+        if tag is None:
+            return self._hold(end) if held else end
         self._value_done()
-        tag = found[1]
         r.phase = _Phase.SEEK
         # A missing </parameter> is tolerated: the next tag ends the value too.
         return end + len(tag) if tag == PARAMETER_CLOSE else end
@@ -226,11 +219,8 @@ class Qwen3CoderToolParser(TaggedToolParser):
         r.parameters += 1
 
     def _after_function_step(self, buf: str, at: int) -> int:
-        found = _AFTER_FUNCTION_TAGS.find(buf, at)
-        if found is None:
-            keep = _AFTER_FUNCTION_TAGS.held_len(buf, at)
-            end = len(buf) - keep
-            self._note_junk(buf[at:end])
-            return self._hold(end) if keep else end
-        self._note_junk(buf[at : found[0]])
-        return self._finish_call(*found)
+        start, tag, held = _AFTER_FUNCTION_TAGS.scan(buf, at)
+        self._note_junk(buf[at:start])
+        if tag is None:
+            return self._hold(start) if held else start
+        return self._finish_call(start, tag)

@@ -169,13 +169,10 @@ class Qwen3ReasoningSplitter:
         return pos
 
     def _reasoning_step(self, buf: str, at: int) -> int:
-        found = _REASONING_TAGS.find(buf, at)
-        if found is None:
-            keep = _REASONING_TAGS.held_len(buf, at)
-            self._reason(buf[at : len(buf) - keep])
-            return self._hold(len(buf) - keep) if keep else len(buf)
-        start, tag = found
+        start, tag, held = _REASONING_TAGS.scan(buf, at)
         self._reason(buf[at:start])
+        if tag is None:
+            return self._hold(start) if held else start
         if tag == THINK_OPEN:
             return start + len(tag)  # a repeated opening tag: drop it
         self._newlines = 0  # the reasoning ends here: its trailing newlines go

@@ -32,6 +32,19 @@ class TagSet:
                 best = (at, tag)
         return best
 
+    def scan(self, text: str, start: int = 0) -> tuple[int, str | None, bool]:
+        """The one "find a tag or hold a possible partial tag" step every parser takes.
+
+        Returns `(end, tag, held)`: `text[start:end]` is decided text; `tag` is the tag found
+        at `end` (None when there is none); `held` says `text[end:]` may still become a tag
+        and must wait for the next delta.
+        """
+        found = self.find(text, start)
+        if found is not None:
+            return found[0], found[1], False
+        keep = self.held_len(text, start)
+        return len(text) - keep, None, keep > 0
+
     def held_len(self, text: str, start: int = 0) -> int:
         """Length of the longest suffix of `text[start:]` that could still become a tag."""
         lowest = max(start, len(text) - self._longest + 1)

@@ -266,13 +266,10 @@ class TaggedToolParser(ABC):
         return self._until_close_step(buf, at)
 
     def _text_step(self, buf: str, at: int) -> int:
-        found = _TEXT_TAGS.find(buf, at)
-        if found is None:
-            keep = _TEXT_TAGS.held_len(buf, at)
-            self._sink.text(buf[at : len(buf) - keep])
-            return self._hold(len(buf) - keep) if keep else len(buf)
-        start = found[0]
+        start, tag, held = _TEXT_TAGS.scan(buf, at)
         self._sink.text(buf[at:start])
+        if tag is None:
+            return self._hold(start) if held else start
         limit = self._max_calls
         self._call = CallRecord(
             lead_space=self._sink.begin_call(),
@@ -285,13 +282,11 @@ class TaggedToolParser(ABC):
     def _until_close_step(self, buf: str, at: int) -> int:
         call = self._current()
         shown = self._mode is _Mode.RAW and not call.suppressed
-        found = _UNTIL_CLOSE.find(buf, at)
-        if found is None:
-            keep = _UNTIL_CLOSE.held_len(buf, at)
+        start, tag, held = _UNTIL_CLOSE.scan(buf, at)
+        if tag is None:
             if shown:
-                self._sink.text(buf[at : len(buf) - keep])
-            return self._hold(len(buf) - keep) if keep else len(buf)
-        start, tag = found
+                self._sink.text(buf[at:start])
+            return self._hold(start) if held else start
         end = start + len(tag) if tag == CALL_CLOSE else start
         if shown:
             self._sink.text(buf[at:end])
