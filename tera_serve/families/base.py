@@ -10,6 +10,7 @@ from tera_serve.chat.prompt_types import ChatPrompt
 from tera_serve.chat.template import ChatTemplateRenderer
 from tera_serve.config import ModelConfig
 from tera_serve.core.conversation import Conversation, ToolSpec
+from tera_serve.engine.base import StructuredConstraint
 from tera_serve.parsing.base import OutputParser
 
 
@@ -31,6 +32,12 @@ class ParserSetup:
     tools: tuple[ToolSpec, ...]
     """The tools whose calls the chain reads from the output (empty: calls are content)."""
     parallel_tool_calls: bool
+
+
+@dataclass(frozen=True)
+class EngineConstraint:
+    constraint: StructuredConstraint
+    reasoning_ended: bool
 
 
 class FamilyProfile(Protocol):
@@ -65,4 +72,11 @@ class FamilyProfile(Protocol):
 
     def parser_factory(self, model: ModelContext, setup: ParserSetup) -> Callable[[], OutputParser]:
         """Makes one parser chain per choice."""
+        ...
+
+    def constrain(
+        self, constraint: StructuredConstraint, prompt: ChatPrompt, backend: str
+    ) -> EngineConstraint:
+        """The grammar the engine enforces for a constrained answer, and whether it applies
+        from the first token (`reasoning_ended`) or once the engine sees reasoning end."""
         ...

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from tera_serve.chat.prompt_types import ChatPrompt
 from tera_serve.core.conversation import Conversation
-from tera_serve.families.base import ModelContext, ParserSetup
+from tera_serve.engine.base import StructuredConstraint
+from tera_serve.families.base import EngineConstraint, ModelContext, ParserSetup
+from tera_serve.families.harmony_grammar import final_json_tag
 from tera_serve.parsing.base import OutputParser
 
 
@@ -29,6 +31,20 @@ class HarmonyFamily:
         from tera_serve.chat.harmony import render_harmony_prompt
 
         return await render_harmony_prompt(conversation, model)
+
+    def constrain(
+        self, constraint: StructuredConstraint, prompt: ChatPrompt, backend: str
+    ) -> EngineConstraint:
+        """The whole output is governed from its first token: vLLM's gpt-oss reasoning
+        parser says reasoning has ended at once, so a bare JSON grammar would leave the
+        first token free (a stray token before the JSON). With xgrammar one structural tag
+        allows an analysis message, then the final channel holding the JSON; the other
+        backends constrain the answer to the JSON alone (no analysis: documented)."""
+        json_answer = constraint.json_schema is not None or constraint.json_object
+        if prompt.parser_prefix or backend != "xgrammar" or not json_answer:
+            return EngineConstraint(constraint, reasoning_ended=True)
+        tag = final_json_tag(constraint.json_schema)
+        return EngineConstraint(StructuredConstraint(structural_tag=tag), reasoning_ended=True)
 
     def parser_factory(self, model: ModelContext, setup: ParserSetup) -> Callable[[], OutputParser]:
         from tera_serve.parsing.harmony import make_harmony_parser

@@ -11,7 +11,8 @@ from typing import Any
 from tera_serve.chat.prompt_types import THINK_CLOSE, THINK_OPEN, ChatPrompt
 from tera_serve.chat.template import message_to_template_dict, tools_to_template_list
 from tera_serve.core.conversation import Conversation
-from tera_serve.families.base import ModelContext, ParserSetup
+from tera_serve.engine.base import StructuredConstraint
+from tera_serve.families.base import EngineConstraint, ModelContext, ParserSetup
 from tera_serve.parsing.base import OutputParser, PlainParser
 from tera_serve.parsing.qwen3_reasoning import ThinkTokenIds
 from tera_serve.parsing.qwen_family import make_qwen_parser
@@ -78,6 +79,13 @@ class TemplateFamily:
             thinking_open=thinking_open and not thinking_disabled,
             thinking_disabled=thinking_disabled,
         )
+
+    def constrain(
+        self, constraint: StructuredConstraint, prompt: ChatPrompt, backend: str
+    ) -> EngineConstraint:
+        # The grammar starts where vLLM's reasoning parser sees `</think>` (or at once when
+        # the prompt closed or disabled reasoning).
+        return EngineConstraint(constraint, reasoning_ended=prompt.thinking_disabled)
 
     def parser_factory(self, model: ModelContext, setup: ParserSetup) -> Callable[[], OutputParser]:
         reasoning = self.reasoning_parser is not None

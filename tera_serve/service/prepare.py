@@ -92,6 +92,9 @@ async def prepare(
         prompt_param=conversation.param("messages"),
     )
     bias = parse_logit_bias(conversation.sampling.logit_bias, len(served.tokenizer))
+    engine_constraint = (
+        served.family.constrain(structured, prompt, backend) if structured is not None else None
+    )
     request_id = request_id or new_request_id()
     budget = thinking_budget(conversation, served)
     engine_requests = tuple(
@@ -109,9 +112,9 @@ async def prepare(
                 thinking_token_budget=budget,
                 stop_token_ids=prompt.stop_token_ids,
                 skip_special_tokens=prompt.skip_special_tokens and conversation.skip_special_tokens,
-                structured=structured,
+                structured=engine_constraint.constraint if engine_constraint else None,
             ),
-            reasoning_ended=prompt.thinking_disabled if structured is not None else None,
+            reasoning_ended=engine_constraint.reasoning_ended if engine_constraint else None,
         )
         for index in range(conversation.n)
     )
