@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -24,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 def error_response(error: TeraError) -> Response:
     return Response(
-        content=orjson.dumps(error.to_body()),
+        content=error.to_json(),
         status_code=error.status,
         media_type="application/json",
         headers=error.headers,
@@ -32,7 +31,7 @@ def error_response(error: TeraError) -> Response:
 
 
 def sse_error_frame(error: TeraError) -> bytes:
-    return b"data: " + orjson.dumps(error.to_body()) + b"\n\n"
+    return b"data: " + error.to_json() + b"\n\n"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -68,7 +67,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error on %s", request.url.path)
+        logger.exception("unhandled error on %r", request.url.path)
         return error_response(ServerError("Internal server error.", code="internal_error"))
 
     app.add_exception_handler(TeraError, on_tera_error)

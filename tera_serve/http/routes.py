@@ -9,19 +9,16 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from starlette.requests import ClientDisconnect
 
 from tera_serve.errors import (
-    ClientDisconnectedError,
     InvalidRequestError,
-    PayloadTooLargeError,
     ServerError,
     ServiceUnavailableError,
 )
+from tera_serve.http.body import read_model
 from tera_serve.http.context import ServerContext
 from tera_serve.http.openapi import json_body
 from tera_serve.http.streaming import folded_body, sse_body
-from tera_serve.http.validation import parse_json_body, validate_body
 from tera_serve.metrics import GenerationObserver, RequestRecord
 from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.protocol.completions import CompletionRequest
@@ -37,6 +34,7 @@ from tera_serve.service.completions import (
 from tera_serve.service.model_card import model_card
 from tera_serve.service.prepared import PreparedGeneration
 from tera_serve.service.registry import ServedModel
+from tera_serve.service.request_bounds import check_tokenize_input, completion_sequences
 from tera_serve.service.tokenize import detokenize, tokenize
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -49,24 +47,6 @@ def json_response(body: dict[str, Any], status: int = 200) -> Response:
 def context_of(request: Request) -> ServerContext:
     context: ServerContext = request.app.state.context
     return context
-
-
-async def read_body(request: Request, context: ServerContext) -> dict[str, Any]:
-    limit = context.config.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientDisconnectedError("The client left while sending the body.") from None
-    return parse_json_body(b"".join(chunks), context.config.max_json_depth)
 
 
 def check_accepting(context: ServerContext) -> None:
@@ -84,7 +64,9 @@ def guard_of(request: Request) -> RequestGuard:
     return guard
 
 
-async def admit(request: Request, context: ServerContext, model_id: str) -> ServedModel:
+async def admit(
+    request: Request, context: ServerContext, model_id: str, sequences: int = 1
+) -> ServedModel:
     """Everything decided before tokenization (draining was checked before the body was
     read): the key's scope (403), the model (404), then an admission slot (503), held until
     the response ends."""
@@ -95,7 +77,7 @@ async def admit(request: Request, context: ServerContext, model_id: str) -> Serv
     record_of(request).model = model  # a served id: bounded label values
     started = time.perf_counter()
     try:
-        await guard.admit(model)
+        await guard.admit(model, sequences)
     except ServiceUnavailableError as exc:
         context.metrics.rate_limited.labels(model, exc.code or "over_capacity").inc()
         raise
@@ -111,7 +93,7 @@ async def _respond(
     chat: bool,
 ) -> Response:
     timeout = context.config.request_timeout_s
-    guard_of(request).charge_prompt(prepared.prompt_tokens)
+    guard_of(request).reserve(prepared.prompt_tokens, max_new_tokens(prepared))
     observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
     if prepared.stream:
         encoder = ChatChunkEncoder(prepared) if chat else CompletionChunkEncoder(prepared)
@@ -123,6 +105,11 @@ async def _respond(
     folder = ChatFolder(prepared) if chat else CompletionFolder(prepared)
     body = await folded_body(prepared, served.engine, folder, request, timeout, observer)
     return json_response(body)
+
+
+def max_new_tokens(prepared: PreparedGeneration) -> int:
+    """The most tokens the request's sequences may generate together (n × max_tokens)."""
+    return sum(r.sampling.max_tokens for r in prepared.engine_requests)
 
 
 def record_of(request: Request) -> RequestRecord:
@@ -144,8 +131,8 @@ def build_router() -> APIRouter:
     async def chat_completions(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
-        body = validate_body(ChatCompletionRequest, await read_body(request, context))
-        served = await admit(request, context, body.model)
+        body = await read_model(ChatCompletionRequest, request, context)
+        served = await admit(request, context, body.model, body.n)
         prepared = await prepare_chat(body, served, context.config, request.state.request_id)
         return await _respond(request, context, served, prepared, chat=True)
 
@@ -153,8 +140,8 @@ def build_router() -> APIRouter:
     async def completions(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
-        body = validate_body(CompletionRequest, await read_body(request, context))
-        served = await admit(request, context, body.model)
+        body = await read_model(CompletionRequest, request, context)
+        served = await admit(request, context, body.model, completion_sequences(body))
         prepared = await prepare_completion(body, served, context.config)
         return await _respond(request, context, served, prepared, chat=False)
 
@@ -185,6 +172,8 @@ def build_router() -> APIRouter:
             context.registry.all_ready() and not context.draining and not context.engine_failed
         )
         status = "ok" if healthy else ("draining" if context.draining else "unavailable")
+        if context.security.keys is not None and guard_of(request).key is None:
+            return json_response({"status": status}, 200 if healthy else 503)  # no details
         unfinished = {
             served.config.served_id: served.engine.unfinished_requests()
             for served in context.registry.ready_models()
@@ -203,24 +192,19 @@ def build_router() -> APIRouter:
     @router.post("/tokenize", openapi_extra=json_body(TokenizeRequest))
     async def tokenize_route(request: Request) -> Response:
         context = context_of(request)
-        body = validate_body(TokenizeRequest, await read_body(request, context))
-        served = _scoped_model(request, context, body.model)
+        body = await read_model(TokenizeRequest, request, context)
+        check_tokenize_input(body, context.config)
+        served = await admit(request, context, _model_or_default(body.model, context))
         return json_response(await tokenize(body, served))
 
     @router.post("/detokenize", openapi_extra=json_body(DetokenizeRequest))
     async def detokenize_route(request: Request) -> Response:
         context = context_of(request)
-        body = validate_body(DetokenizeRequest, await read_body(request, context))
-        served = _scoped_model(request, context, body.model)
+        body = await read_model(DetokenizeRequest, request, context)
+        served = await admit(request, context, _model_or_default(body.model, context))
         return json_response(await detokenize(body, served))
 
     return router
-
-
-def _scoped_model(request: Request, context: ServerContext, model: str | None) -> ServedModel:
-    model_id = _model_or_default(model, context)
-    guard_of(request).authorize_model(model_id, context.config.models)
-    return context.registry.get(model_id)
 
 
 def _model_or_default(model: str | None, context: ServerContext) -> str:

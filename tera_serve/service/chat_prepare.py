@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from tera_serve.bounded_work import offload
 from tera_serve.config import ServerConfig
 from tera_serve.engine.base import EngineRequest
 from tera_serve.errors import InvalidRequestError
@@ -17,6 +18,7 @@ from tera_serve.service.parser_choice import make_parser_factory
 from tera_serve.service.prepared import PreparedGeneration, new_request_id
 from tera_serve.service.prompt import build_chat_prompt
 from tera_serve.service.registry import ServedModel
+from tera_serve.service.request_bounds import check_chat_input
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
 from tera_serve.service.structured import check_engine_accepts, response_format_constraint
 from tera_serve.service.tool_choice import forced_tools
@@ -43,9 +45,16 @@ async def prepare_chat(
             "A request-supplied `chat_template` is disabled on this server.",
             param="chat_template",
         )
+    await offload(check_chat_input, request, server, what="checking the request")
     backend = served.config.structured_output_backend
-    forced = forced_tools(request, backend)
-    structured = forced.constraint if forced else response_format_constraint(request, backend)
+    forced = await offload(forced_tools, request, backend, what="checking the tools")
+    structured = (
+        forced.constraint
+        if forced
+        else await offload(
+            response_format_constraint, request, backend, what="checking the response format"
+        )
+    )
     prompt = await build_chat_prompt(
         request,
         served,

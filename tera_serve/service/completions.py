@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from tera_serve.bounded_work import offload
 from tera_serve.config import ServerConfig
 from tera_serve.engine.base import EngineRequest, PositionLogprobs
 from tera_serve.errors import InvalidRequestError
@@ -18,6 +18,7 @@ from tera_serve.service.generation import ChoiceEvent
 from tera_serve.service.limits import check_common_bounds
 from tera_serve.service.prepared import PreparedGeneration, new_request_id
 from tera_serve.service.registry import ServedModel
+from tera_serve.service.request_bounds import check_completion_input
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
 
 
@@ -56,7 +57,8 @@ async def prepare_completion(
     total_chars = len(request.prompt) if isinstance(request.prompt, str) else 0
     if total_chars > server.max_prompt_chars:
         raise InvalidRequestError("The prompt is too long.", param="prompt")
-    prompts = await asyncio.to_thread(_prompt_token_lists, request, served)
+    check_completion_input(request, server)  # before tokenizing anything
+    prompts = await offload(_prompt_token_lists, request, served, what="tokenizing the prompts")
     if len(prompts) * request.n > server.max_n * 4:
         raise InvalidRequestError("Too many prompts times `n` in one request.", param="prompt")
     bias = parse_logit_bias(request.logit_bias, len(served.tokenizer))

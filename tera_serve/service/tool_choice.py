@@ -15,6 +15,7 @@ from typing import Any
 from tera_serve.engine.base import StructuredConstraint
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.chat import ChatCompletionRequest, NamedToolChoice
+from tera_serve.service.request_bounds import check_combined_schema
 from tera_serve.service.structured import check_backend_enforces, check_json_schema
 
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -76,4 +77,5 @@ def forced_tools(request: ChatCompletionRequest, backend: str) -> ForcedTools | 
         },
     }
     calls["maxItems"] = MAX_FORCED_CALLS if request.parallel_tool_calls else 1
+    check_combined_schema(calls)
     return ForcedTools(StructuredConstraint(json_schema=calls), None)

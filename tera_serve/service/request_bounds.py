@@ -1,0 +1,205 @@
+"""Bounds on the parts of a request whose cost grows with the input, checked before the work.
+
+DESIGN rule 9: schema checks, JSON decoding of tool-call arguments, tokenization and
+grammar compilation are each bounded before they start, by cheap measurements (bytes from
+orjson's C encoder, node counts that stop counting at the limit, list lengths), so the
+work that follows (in the CPU pool, bounded_work.py) always ends soon. Every refusal is a
+400 naming the offending `param`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from tera_serve.config import ServerConfig
+from tera_serve.errors import InvalidRequestError
+from tera_serve.protocol.chat import ChatCompletionRequest, ChatMessage
+from tera_serve.protocol.completions import CompletionRequest
+from tera_serve.protocol.tokenize import MAX_TOKEN_IDS, TokenizeRequest
+from tera_serve.service.limits import json_depth_exceeds
+from tera_serve.service.structured import MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, check_json_schema
+
+MAX_SCHEMA_NODES = 4096
+"""JSON values (objects, arrays, scalars) in one schema: what a grammar compiles."""
+MAX_TOTAL_SCHEMA_BYTES = 256 * 1024
+"""All tool schemas of one request together, and the combined forced-tools schema."""
+MAX_TOTAL_SCHEMA_NODES = 16384
+MAX_PROMPTS_TIMES_N_FACTOR = 4
+"""A completions request may run at most max_n × this many sequences (prompts × n)."""
+
+
+def count_nodes(value: object, limit: int) -> int:
+    """JSON values in `value`, counting stops just past `limit` (so the cost is bounded)."""
+    count = 0
+    stack = [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def schema_bytes(schema: object, param: str) -> int:
+    try:
+        return len(orjson.dumps(schema))
+    except TypeError as exc:  # an integer past 64 bits, say: no grammar takes it either
+        raise InvalidRequestError(f"The JSON schema cannot be used: {exc}.", param=param) from exc
+
+
+def check_schema_size(schema: object, param: str) -> int:
+    """Bytes, nodes and depth of one schema (cheap, before any validation); returns nodes."""
+    size = schema_bytes(schema, param)
+    if size > MAX_SCHEMA_BYTES:
+        raise InvalidRequestError(
+            f"The JSON schema is {size} bytes; the limit is {MAX_SCHEMA_BYTES}.", param=param
+        )
+    nodes = count_nodes(schema, MAX_SCHEMA_NODES)
+    if nodes > MAX_SCHEMA_NODES:
+        raise InvalidRequestError(
+            f"The JSON schema has more than {MAX_SCHEMA_NODES} values.", param=param
+        )
+    if json_depth_exceeds(schema, MAX_SCHEMA_DEPTH):
+        raise InvalidRequestError(
+            f"The JSON schema is nested deeper than {MAX_SCHEMA_DEPTH} levels.", param=param
+        )
+    return nodes
+
+
+def check_combined_schema(schema: object, param: str = "tools") -> None:
+    """The forced-tools schema (every tool's parameters in one anyOf) is bounded too."""
+    size = schema_bytes(schema, param)
+    limit = MAX_TOTAL_SCHEMA_BYTES + 4096
+    if size > limit:
+        raise InvalidRequestError(
+            f"The tools' combined schema is {size} bytes; the limit is {limit}.", param=param
+        )
+
+
+def check_tool_schemas(request: ChatCompletionRequest) -> None:
+    """Every tool's parameters: size bounds first, then a valid JSON Schema (so no parser
+    meets a malformed schema after the stream has started)."""
+    total_bytes = total_nodes = 0
+    for index, tool in enumerate(request.tools or ()):
+        schema = tool.function.parameters
+        if schema is None:
+            continue
+        param = f"tools[{index}].function.parameters"
+        total_bytes += schema_bytes(schema, param)
+        if total_bytes > MAX_TOTAL_SCHEMA_BYTES:
+            raise InvalidRequestError(
+                f"The tools' schemas are more than {MAX_TOTAL_SCHEMA_BYTES} bytes together.",
+                param="tools",
+            )
+        total_nodes += check_schema_size(schema, param)
+        if total_nodes > MAX_TOTAL_SCHEMA_NODES:
+            raise InvalidRequestError(
+                f"The tools' schemas have more than {MAX_TOTAL_SCHEMA_NODES} values together.",
+                param="tools",
+            )
+    for index, tool in enumerate(request.tools or ()):
+        if tool.function.parameters is not None:
+            check_json_schema(tool.function.parameters, f"tools[{index}].function.parameters")
+    fmt = request.response_format
+    if fmt is not None and fmt.json_schema is not None and fmt.json_schema.json_schema is not None:
+        check_schema_size(fmt.json_schema.json_schema, "response_format")
+
+
+def check_tool_call_arguments(messages: Sequence[ChatMessage], max_depth: int) -> None:
+    """Assistant tool-call arguments are decoded for the template: too deep is a 400 here,
+    never a RecursionError there."""
+    for i, message in enumerate(messages):
+        for j, call in enumerate(message.tool_calls or ()):
+            param = f"messages[{i}].tool_calls[{j}].function.arguments"
+            try:
+                value = orjson.loads(call.function.arguments)
+            except orjson.JSONDecodeError as exc:
+                if "depth" in str(exc) or "recursion" in str(exc).lower():
+                    raise InvalidRequestError(
+                        f"The tool-call arguments are nested too deeply: {exc}.", param=param
+                    ) from exc
+                continue  # not JSON: the template gets the text as it is
+            if json_depth_exceeds(value, max_depth):
+                raise InvalidRequestError(
+                    f"The tool-call arguments are nested deeper than {max_depth} levels.",
+                    param=param,
+                )
+
+
+def message_chars(messages: Sequence[ChatMessage]) -> int:
+    """Characters of the messages' text and tool-call arguments."""
+    total = 0
+    for message in messages:
+        total += len(message.text())
+        for call in message.tool_calls or ():
+            total += len(call.function.arguments) + len(call.function.name)
+    return total
+
+
+def check_messages(messages: Sequence[ChatMessage], server: ServerConfig) -> None:
+    if len(messages) > server.max_messages:
+        raise InvalidRequestError(
+            f"At most {server.max_messages} messages are allowed.", param="messages"
+        )
+    chars = message_chars(messages)
+    if chars > server.max_prompt_chars:
+        raise InvalidRequestError(
+            f"The messages have {chars} characters; the limit is {server.max_prompt_chars}.",
+            param="messages",
+        )
+    check_tool_call_arguments(messages, server.max_json_depth)
+
+
+def check_chat_input(request: ChatCompletionRequest, server: ServerConfig) -> None:
+    """Everything of a chat request that costs CPU in proportion to its size (run it in the
+    CPU pool: the JSON Schema validation is bounded, not free)."""
+    if request.tools and len(request.tools) > server.max_tools:
+        raise InvalidRequestError(f"At most {server.max_tools} tools are allowed.", param="tools")
+    check_messages(request.messages, server)
+    check_tool_schemas(request)
+
+
+def check_tokenize_input(request: TokenizeRequest, server: ServerConfig) -> None:
+    if request.prompt is not None and len(request.prompt) > server.max_prompt_chars:
+        raise InvalidRequestError(
+            f"The prompt has more than {server.max_prompt_chars} characters.", param="prompt"
+        )
+    if request.messages is not None:
+        check_messages(request.messages, server)
+
+
+def completion_sequences(request: CompletionRequest) -> int:
+    """Prompts × n: the engine sequences a completions request asks for."""
+    prompt: Any = request.prompt
+    if isinstance(prompt, str) or not prompt or isinstance(prompt[0], int):
+        return request.n
+    return len(prompt) * request.n
+
+
+def check_completion_input(request: CompletionRequest, server: ServerConfig) -> None:
+    """Before any prompt is tokenized: how many, how long (O(1) first, then O(prompts))."""
+    limit = server.max_n * MAX_PROMPTS_TIMES_N_FACTOR
+    sequences = completion_sequences(request)
+    if sequences > limit:
+        raise InvalidRequestError(
+            f"The request asks for {sequences} sequences (prompts × n); the limit is {limit}.",
+            param="prompt",
+        )
+    prompt: Any = request.prompt
+    prompts = [prompt] if isinstance(prompt, str) or isinstance(prompt[0], int) else prompt
+    chars = sum(len(p) for p in prompts if isinstance(p, str))
+    if chars > server.max_prompt_chars:
+        raise InvalidRequestError(
+            f"The prompts have {chars} characters; the limit is {server.max_prompt_chars}.",
+            param="prompt",
+        )
+    for p in prompts:
+        if isinstance(p, list) and len(p) > MAX_TOKEN_IDS:
+            raise InvalidRequestError(
+                f"A token-id prompt may have at most {MAX_TOKEN_IDS} ids.", param="prompt"
+            )
