@@ -9,7 +9,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from tera_serve.errors import InvalidRequestError
-from tera_serve.service.limits import json_depth_exceeds
+from tera_serve.service.request_bounds import json_text_depth_exceeds
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -38,10 +38,15 @@ def parse_json_body(raw: bytes, max_depth: int) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if json_text_depth_exceeds(raw, max_depth):  # orjson stops at 1024 levels
+            raise InvalidRequestError(
+                f"The request body is nested deeper than {max_depth} levels."
+            ) from None
         raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
-    if json_depth_exceeds(body, max_depth):
+    # On the bytes, at C speed: a walk over the parsed values costs seconds for 3.5 M ids.
+    if json_text_depth_exceeds(raw, max_depth):
         raise InvalidRequestError(f"The request body is nested deeper than {max_depth} levels.")
     return body
 

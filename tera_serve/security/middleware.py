@@ -42,16 +42,6 @@ def head_size(scope: Scope) -> int:
     return size + sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
 
 
-def has_body(scope: Scope) -> bool:
-    """Whether the request announces a body (a non-zero Content-Length, or chunked)."""
-    for name, value in scope.get("headers", ()):
-        if name == b"transfer-encoding":
-            return True
-        if name == b"content-length" and value.strip() not in (b"0", b""):
-            return True
-    return False
-
-
 def presented_secret(scope: Scope) -> str | None:
     """`Authorization: Bearer <key>`, else `x-api-key: <key>` (Anthropic-style clients)."""
     bearer: str | None = None
@@ -82,13 +72,11 @@ class _BodyReceiver:
     """receive() with one deadline for the whole request body; free after it (or once the
     response has started), when receive() only waits for a disconnect."""
 
-    def __init__(self, receive: Receive, timeout_s: float, expect_body: bool) -> None:
+    def __init__(self, receive: Receive, timeout_s: float) -> None:
         self._receive = receive
         self._timeout_s = timeout_s
         self._deadline = asyncio.get_running_loop().time() + timeout_s
         self.body_done = False
-        self.body_complete = not expect_body
-        """The whole body has arrived (if not, an early answer closes the connection)."""
 
     async def __call__(self) -> Message:
         if self.body_done:
@@ -100,7 +88,6 @@ class _BodyReceiver:
             raise BodyTimeoutError(self._timeout_s) from None
         if message["type"] != "http.request" or not message.get("more_body", False):
             self.body_done = True
-            self.body_complete = True
         return message
 
 
@@ -144,19 +131,15 @@ class GuardMiddleware:
         guard = RequestGuard(self.security, key=None)
         record = scope_record(scope)  # the access-log line (outside us) reports the key name
         admitted = False
-        body = _BodyReceiver(receive, self.security.body_timeout_s, has_body(scope))
+        # A body left unread by an early answer (401, 413) is discarded by the h11 protocol
+        # for at most body_timeout_s, then the connection closes (slow_clients.py).
+        body = _BodyReceiver(receive, self.security.body_timeout_s)
 
         async def guarded_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 body.body_done = True
-                extra: list[tuple[bytes, bytes]] = []
                 if admitted and guard.key is not None and guard.limits_apply:
                     extra = _encode(self.security.limiter.headers(guard.key))
-                if not body.body_complete:
-                    # Answered before the body was read (401, 413, 408...): the rest is never
-                    # read, so the connection closes instead of waiting for it.
-                    extra.append((b"connection", b"close"))
-                if extra:
                     message = {**message, "headers": [*message.get("headers", ()), *extra]}
             await send(message)
 

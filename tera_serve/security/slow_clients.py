@@ -6,10 +6,12 @@ runs from the connection's start, and again from the first byte of each later re
 until the head is complete. Request bodies are bounded in the ASGI layer (middleware.py).
 
 uvicorn's keep-alive timer is cancelled by any byte that arrives, and it is armed only when
-a response ends. A client answered before its body was read (the middleware then sends
-`Connection: close`) or a body left unread for any other reason could otherwise keep the
-connection open by trickling bytes: when a response ends with the request body still
-arriving, a timer of `body_timeout_s` closes the connection, and no byte re-arms it.
+a response ends. A client answered before its body was read (an early 401 or 413) could
+otherwise keep the connection open for ever by trickling the body a byte at a time: when a
+response ends with the request body still arriving, the rest is discarded (uvicorn drops
+it) for at most `body_timeout_s`, then the connection closes; no byte re-arms that timer.
+(Closing at once instead would reset the connection under unread bytes, and the client
+could lose the answer.) A body that does end in time leaves a normal keep-alive connection.
 The size of the head is bounded by h11 (`h11_max_incomplete_event_size`), which is why
 tera-serve runs uvicorn's h11 protocol rather than httptools (which has no such bound).
 """
@@ -39,6 +41,9 @@ def guarded_h11_protocol(
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
+            if self._discard_timer is not None and self.conn.their_state is not h11.SEND_BODY:
+                self._discard_timer.cancel()  # the unread body ended in time
+                self._discard_timer = None
             if self.conn.their_state is h11.IDLE:
                 self._arm()  # part of a request head: the clock runs until it is complete
             else:

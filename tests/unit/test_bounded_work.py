@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tera_serve.bounded_work import KillableRunner, WorkPool, Workers, offload, using_workers
+from tera_serve.bounded_work import KillableRunner, Workers, WorkPool, offload, using_workers
 from tera_serve.chat.template_sandbox import SANDBOX_PRELOAD, render_request_template
 from tera_serve.errors import InvalidRequestError, ServiceUnavailableError
 
