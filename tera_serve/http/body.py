@@ -14,9 +14,11 @@ from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 from tera_serve.bounded_work import offload
+from tera_serve.config import ServerConfig
 from tera_serve.errors import ClientDisconnectedError, PayloadTooLargeError
 from tera_serve.http.context import ServerContext
 from tera_serve.http.validation import parse_json_body, validate_body
+from tera_serve.service.request_bounds import check_list_lengths
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -38,11 +40,13 @@ async def read_raw_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _parse(model: type[ModelT], raw: bytes, max_depth: int) -> ModelT:
-    return validate_body(model, parse_json_body(raw, max_depth))
+def _parse(model: type[ModelT], raw: bytes, server: ServerConfig) -> ModelT:
+    body = parse_json_body(raw, server.max_json_depth)
+    check_list_lengths(body, server)
+    return validate_body(model, body)
 
 
 async def read_model(model: type[ModelT], request: Request, context: ServerContext) -> ModelT:
     """The body as `model`, or a 400 / 413 (a busy CPU pool: 503)."""
     raw = await read_raw_body(request, context.config.max_body_bytes)
-    return await offload(_parse, model, raw, context.config.max_json_depth, what="reading the body")
+    return await offload(_parse, model, raw, context.config, what="reading the body")

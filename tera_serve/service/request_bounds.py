@@ -9,7 +9,6 @@ work that follows (in the CPU pool, bounded_work.py) always ends soon. Every ref
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,25 +28,70 @@ MAX_SCHEMA_NODES = 4096
 MAX_TOTAL_SCHEMA_BYTES = 256 * 1024
 """All tool schemas of one request together, and the combined forced-tools schema."""
 MAX_TOTAL_SCHEMA_NODES = 16384
+MAX_BODY_VALUES = 262144
+"""JSON values in one request body: past every legitimate body (131,072 token ids, 2,048
+messages, 16,384 schema values), far below what stalls a parser."""
 MAX_PROMPTS_TIMES_N_FACTOR = 4
 """A completions request may run at most max_n × this many sequences (prompts × n)."""
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_OPEN_SQUARE, _OPEN_CURLY = ord("["), ord("{")
+_QUOTE, _COMMA = ord('"'), ord(",")
+_OPEN_SQUARE, _OPEN_CURLY, _CLOSE_SQUARE, _CLOSE_CURLY = (ord(c) for c in "[{]}")
+
+
+def json_text_shape(raw: bytes) -> tuple[int, int]:
+    """(commas, deepest nesting) of JSON text, outside its strings, in a few vectorized
+    passes over the bytes (no Python work per value, so 1.5 M values cost milliseconds):
+    escaped backslashes and quotes are removed, then a running parity of quotes marks what
+    is inside a string."""
+    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    codes = np.frombuffer(text, dtype=np.uint8)
+    if codes.size == 0:
+        return 0, 0
+    inside = np.bitwise_xor.accumulate((codes == _QUOTE).astype(np.uint8)).astype(bool)
+    outside = ~inside
+    commas = int(np.count_nonzero((codes == _COMMA) & outside))
+    steps = (((codes == _OPEN_SQUARE) | (codes == _OPEN_CURLY)) & outside).astype(np.int8)
+    steps -= (((codes == _CLOSE_SQUARE) | (codes == _CLOSE_CURLY)) & outside).astype(np.int8)
+    depth = int(np.cumsum(steps, dtype=np.int32).max())
+    return commas, max(depth, 0)
 
 
 def json_text_depth_exceeds(raw: bytes, limit: int) -> bool:
-    """Whether JSON text nests deeper than `limit`, measured on the bytes at C speed (no walk
-    over millions of parsed values): strings are dropped, then everything but brackets, and
-    the deepest point is the largest running sum of +1 per opener, -1 per closer."""
-    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
-    if len(brackets) <= 2 * limit:
-        return False  # limit pairs cannot nest deeper than limit
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    steps = np.where((codes == _OPEN_SQUARE) | (codes == _OPEN_CURLY), 1, -1).astype(np.int32)
-    return int(np.cumsum(steps).max()) > limit
+    """Whether JSON text nests deeper than `limit`, measured on the bytes (json_text_shape)."""
+    return json_text_shape(raw)[1] > limit
+
+
+def check_json_text(raw: bytes, max_depth: int) -> None:
+    """Before parsing: at most MAX_BODY_VALUES values and `max_depth` levels. Parsing 1.5 M
+    values (and freeing them) holds the GIL for a second; measuring the bytes does not."""
+    commas, depth = json_text_shape(raw)
+    if commas >= MAX_BODY_VALUES:
+        raise InvalidRequestError(f"The request body has more than {MAX_BODY_VALUES} JSON values.")
+    if depth > max_depth:
+        raise InvalidRequestError(f"The request body is nested deeper than {max_depth} levels.")
+
+
+def check_list_lengths(body: dict[str, Any], server: ServerConfig) -> None:
+    """The long lists of a parsed body, before pydantic walks them (validation holds the
+    GIL for as long as the list is long: 1.5 M prompts would stall every request for a
+    second): prompts, token ids, messages and tools are counted first."""
+    limits = {
+        "messages": server.max_messages,
+        "tools": server.max_tools,
+        "tokens": MAX_TOKEN_IDS,
+        "prompt": MAX_TOKEN_IDS,
+    }
+    for name, limit in limits.items():
+        value = body.get(name)
+        if not isinstance(value, list):
+            continue
+        if name == "prompt" and value and not isinstance(value[0], int):
+            limit = server.max_n * MAX_PROMPTS_TIMES_N_FACTOR  # a list of prompts
+        if len(value) > limit:
+            raise InvalidRequestError(
+                f"`{name}` has {len(value)} items; the limit is {limit}.", param=name
+            )
 
 
 def count_nodes(value: object, limit: int) -> int:

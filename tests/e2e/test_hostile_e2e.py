@@ -59,17 +59,17 @@ def _all(outcome: hostile.Outcome, status: int, param: str | None = None) -> Non
 
 def test_tools_with_huge_anyof_schemas(attack: Target) -> None:
     outcome = hostile.tools_anyof(attack)
-    _all(outcome, 400, "tools[0].function.parameters")
+    _all(outcome, 400)  # more JSON values than any real body: refused before parsing
     assert outcome.seconds < 60
 
 
 def test_detokenize_millions_of_ids(attack: Target) -> None:
-    _all(hostile.detokenize_flood(attack), 400, "tokens")
+    _all(hostile.detokenize_flood(attack), 400)
 
 
 def test_completions_with_a_million_prompts(attack: Target) -> None:
     outcome = hostile.completion_prompt_flood(attack)
-    _all(outcome, 400, "prompt")
+    _all(outcome, 400)
     assert outcome.seconds < 60
 
 

@@ -118,3 +118,17 @@ def test_completion_prompts_are_counted_before_tokenizing() -> None:
     long_prompts = request(["x" * (SERVER.max_prompt_chars // 2 + 1)] * 2)
     with pytest.raises(InvalidRequestError, match="characters"):
         check_completion_input(long_prompts, SERVER)
+
+
+def test_body_values_are_counted_before_parsing() -> None:
+    from tera_serve.service.request_bounds import MAX_BODY_VALUES, check_json_text
+
+    check_json_text(b'{"text": "' + b"a, " * MAX_BODY_VALUES + b'"}', 64)  # commas in a string
+    check_json_text(b"[" + b"1," * (MAX_BODY_VALUES - 2) + b"1]", 64)
+    for hostile in (b"[" + b"1," * 3_499_999 + b"1]", b'{"p": [' + b'"hi",' * 1_500_000 + b"1]}"):
+        started = time.perf_counter()
+        with pytest.raises(InvalidRequestError, match="JSON values"):
+            check_json_text(hostile, 64)
+        assert time.perf_counter() - started < 2
+    with pytest.raises(InvalidRequestError, match="deeper"):
+        check_json_text(b"[" * 100_000, 64)
