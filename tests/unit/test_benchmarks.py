@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from benchmarks import frontend, side_by_side, structured_backends, vllm_cli
+from benchmarks import frontend, schemathesis_run, side_by_side, structured_backends, vllm_cli
 from tera_serve.engine.base import PositionLogprobs, TokenLogprob
 from tera_serve.parsing.base import ParsedDelta, PlainParser, ToolCallDelta
 from tera_serve.service.chat_output import ChatChunkEncoder, sse_frame
@@ -246,3 +246,12 @@ def test_completion_chunks_match_the_dict_encoding() -> None:
     ]
     assert [*first, *last] == [sse_frame({**base, "choices": [c]}) for c in expected]
     assert orjson.loads(first[0][6:])["choices"][0]["logprobs"] == logprobs
+
+
+def test_schemathesis_runner_on_a_tiny_configuration() -> None:
+    with schemathesis_run.fake_target() as (url, secret, model):
+        rows = schemathesis_run.run(url, secret, model, cases=3)
+    assert {r["mode"] for r in rows} == {"positive", "negative"}
+    assert len({r["operation"] for r in rows}) >= 8
+    assert sum(r["server_errors"] for r in rows) == 0
+    assert all("|" in schemathesis_run.format_row(r) for r in rows)
