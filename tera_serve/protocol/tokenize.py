@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from tera_serve.protocol.chat import ChatMessage
 
@@ -27,4 +27,4 @@ class DetokenizeRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = None
-    tokens: Annotated[list[int], Field(max_length=MAX_TOKEN_IDS)]
+    tokens: Annotated[list[StrictInt], Field(max_length=MAX_TOKEN_IDS)]  # `true` is no id
