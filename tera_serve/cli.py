@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from tera_serve.runtime_env import is_cpu_build, prepare_vllm_environment
 from tera_serve.security.exposure import check_exposure
 
 logger = logging.getLogger("tera_serve")
+
+API_KEY_ENV = "TERA_API_KEY"
+"""The one API key, from the environment (an alternative to --api-key that `ps` cannot see)."""
 
 # Model-level flags that tera-serve owns; everything else about the engine is vLLM's own flag.
 _MODEL_FLAGS = frozenset(
@@ -88,6 +92,9 @@ def resolve_config(ns: argparse.Namespace) -> ServerConfig:
 
     server_names = {f.name for f in dataclasses.fields(ServerConfig)} - {"models"}
     server_values = _explicit(ns, server_names)
+    env_key = os.environ.get(API_KEY_ENV)
+    if env_key and "api_key" not in server_values and "api_key_file" not in server_values:
+        server_values["api_key"] = env_key  # not on the command line, so not in `ps`
     engine_args = explicit_engine_args(ns, ns._engine_dests)
     if ns.config is not None:
         if ns.model is not None:

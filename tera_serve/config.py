@@ -38,6 +38,7 @@ _POSITIVE_SERVER_FIELDS = (
     "header_timeout_s",
     "max_header_bytes",
     "drain_timeout_s",
+    "cpu_work_timeout_s",
 )
 
 
@@ -135,7 +136,11 @@ class ServerConfig:
     allow_request_chat_template: bool = False
     """Accept a `chat_template` in the request body (off: templates are code)."""
     api_key: str | None = field(default=None, repr=False)
-    """One API key every request must send (the simple case; --keys-file for named keys)."""
+    """One API key every request must send (the simple case; --keys-file for named keys).
+    A command line is visible to every user of the machine in `ps`: prefer --api-key-file
+    or the TERA_API_KEY environment variable."""
+    api_key_file: str | None = None
+    """A file holding the one API key (first line), instead of --api-key."""
     keys_file: str | None = None
     """API keys file (YAML or JSON, hashes only; `tera-serve keys create`). Re-read when it
     changes and on SIGHUP."""
@@ -161,6 +166,13 @@ class ServerConfig:
     embedded_speech: bool = True
     """With no --model and no --config: serve Kokoro-82M (hexgrad/Kokoro-82M) for
     /v1/audio/speech beside the embedded chat model, when its packages are installed."""
+    cpu_workers: int = 0
+    """Threads for CPU work kept off the event loop (body parsing, schema checks,
+    tokenization, templates); 0: one per core, at most 4."""
+    cpu_queue: int = 64
+    """CPU jobs that may wait for a thread; past it, 503 with Retry-After."""
+    cpu_work_timeout_s: float = 10.0
+    """Longest a CPU job may wait and run (a request's own chat template is then killed)."""
 
     def __post_init__(self) -> None:
         ids: set[str] = set()
@@ -174,6 +186,10 @@ class ServerConfig:
         for name in _POSITIVE_SERVER_FIELDS:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive")
+        if self.cpu_workers < 0 or self.cpu_queue < 0:
+            raise ConfigError("cpu_workers and cpu_queue must not be negative")
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ConfigError("give --api-key or --api-key-file, not both")
         if self.max_queued_per_model < 0:
             raise ConfigError("max_queued_per_model must not be negative")
         if self.log_format not in ("text", "json"):

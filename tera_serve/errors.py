@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import orjson
+
 
 class TeraError(Exception):
     """Base of every client-visible error."""
@@ -39,6 +41,11 @@ class TeraError(Exception):
                 "code": self.code,
             }
         }
+
+    def to_json(self, path: str = "") -> bytes:
+        """The wire bytes of the error for a route: the one serialization of an error (HTTP
+        bodies, SSE error frames, the raw-ASGI and h11-level refusals)."""
+        return orjson.dumps(error_body_for_path(self, path))
 
 
 # Anthropic's `error.type` for each HTTP status our errors use (its API's own table).
@@ -120,6 +127,32 @@ class MethodNotAllowedError(TeraError):
 class PayloadTooLargeError(TeraError):
     status = 413
     error_type = "invalid_request_error"
+
+
+class BodyTimeoutError(TeraError):
+    """The client did not finish sending its request body in time."""
+
+    status = 408
+    error_type = "invalid_request_error"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The request body did not arrive within {seconds:g} s.",
+            code="request_body_timeout",
+            headers={"Connection": "close"},
+        )
+
+
+class HeadersTooLargeError(TeraError):
+    status = 431
+    error_type = "invalid_request_error"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The request line and headers are larger than {limit} bytes.",
+            code="headers_too_large",
+            headers={"Connection": "close"},
+        )
 
 
 class RateLimitError(TeraError):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tera_serve.errors import ConfigError
 from tera_serve.security.keys import (
+    SCOPES,
     KeyRecord,
     hash_secret,
     new_secret,
@@ -49,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--models", nargs="+", default=None, help="Model ids the key may use.")
     create.add_argument("--rpm", type=_positive, default=None, help="Requests per minute.")
     create.add_argument("--tpm", type=_positive, default=None, help="Tokens per minute.")
-    create.add_argument("--max-concurrency", type=_positive, default=None)
+    create.add_argument(
+        "--max-concurrency", type=_positive, default=None, help="Sequences in flight at once."
+    )
+    create.add_argument(
+        "--scopes", nargs="+", choices=SCOPES, default=None, help="admin: may read /metrics."
+    )
     listing = sub.add_parser("list", help="List keys (never their secrets).")
     listing.add_argument("--json", action="store_true", help="One JSON document.")
     revoke = sub.add_parser("revoke", help="Remove a key.")
@@ -61,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(path: Path) -> list[KeyRecord]:
-    return list(read_keys_file(path)) if path.exists() else []
+    if not path.exists() or not path.read_text(encoding="utf-8").strip():
+        return []  # a new (or just created, empty) file
+    return list(read_keys_file(path))
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -78,6 +86,7 @@ def _create(args: argparse.Namespace) -> int:
         rpm=args.rpm,
         tpm=args.tpm,
         max_concurrency=args.max_concurrency,
+        scopes=tuple(args.scopes or ()),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         hint=secret[-4:],
     )

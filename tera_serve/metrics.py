@@ -7,7 +7,9 @@ prometheus_client's default registry and are exported beside ours by /metrics.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -34,6 +36,12 @@ class RequestRecord:
     error_type: str | None = None
     stream: bool = False
     arrived: float = field(default_factory=time.perf_counter)
+
+
+def scope_record(scope: Mapping[str, Any]) -> RequestRecord | None:
+    """The record the access-log middleware put in an ASGI scope's state, if any."""
+    record = scope.get("state", {}).get("record")
+    return record if isinstance(record, RequestRecord) else None
 
 
 class Metrics:

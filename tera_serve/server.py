@@ -98,7 +98,9 @@ def build_server(context: ServerContext) -> DrainingServer:
         timeout_graceful_shutdown=5,
         lifespan="on",
         # h11, not httptools: h11 bounds the request head (httptools has no limit).
-        http=guarded_h11_protocol(config.header_timeout_s, config.max_header_bytes),
+        http=guarded_h11_protocol(
+            config.header_timeout_s, config.max_header_bytes, config.body_timeout_s
+        ),
         h11_max_incomplete_event_size=config.max_header_bytes,
     )
     return DrainingServer(uv_config, context)
@@ -119,6 +121,7 @@ def run_server(config: ServerConfig, engine_factory: EngineFactory) -> int:
             await server.serve()
         finally:
             watcher.cancel()
+            context.security.workers.pool.close()
 
     logger.info("tera-serve listening on http://%s:%d/v1", config.host, config.port)
     asyncio.run(serve())

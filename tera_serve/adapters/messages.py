@@ -41,7 +41,7 @@ MESSAGES_PARAMS = {
     "max_tokens": "max_tokens",
     "messages": "messages",
     "tools": "tools",
-    "tool_parameters": "tools[{name}].input_schema",
+    "tool_parameters": "tools[{index}].input_schema",
     "tool_choice": "tool_choice",
     "response_format": "output_config.format",
     "thinking_token_budget": "thinking.budget_tokens",

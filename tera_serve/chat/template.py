@@ -1,38 +1,33 @@
 """Render chat messages to prompt token ids with the model's own chat template.
 
-Rendering uses transformers' sandboxed Jinja environment. It runs in a worker thread with
-a time bound so a pathological template or request cannot stall the event loop.
+Rendering uses transformers' sandboxed Jinja environment. The server's own templates run
+in the bounded CPU pool; a request-supplied template runs in a killable worker process
+(template_sandbox.py), since its cost is the client's code.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tera_serve.bounded_work import offload
 from tera_serve.core.conversation import Message, ToolSpec
 from tera_serve.errors import InvalidRequestError
 
-RENDER_TIMEOUT_S = 10.0
-
+MAX_RENDERED_CHARS = 8 * 1024 * 1024
+"""Most characters a request-supplied template may render."""
 
 ResultT = TypeVar("ResultT")
 
 
 async def render_bounded(work: Callable[[], ResultT], what: str) -> ResultT:
-    """Run blocking prompt rendering in a worker thread, giving up after RENDER_TIMEOUT_S.
+    """Run blocking prompt rendering in the server's bounded CPU pool (bounded_work).
 
-    A thread cannot be killed, but the request stops waiting and the event loop never
-    blocks; the bounds on request size keep a render from running long in practice.
+    The request's size limits bound the work; a busy pool is a 503, never the client's fault.
     """
-    try:
-        return await asyncio.wait_for(asyncio.to_thread(work), RENDER_TIMEOUT_S)
-    except TimeoutError as exc:
-        raise InvalidRequestError(
-            f"Rendering {what} took longer than {RENDER_TIMEOUT_S:g} s.", param="messages"
-        ) from exc
+    return await offload(work, what=f"rendering {what}")
 
 
 @dataclass(frozen=True)
@@ -64,9 +59,10 @@ def message_to_template_dict(message: Message) -> dict[str, Any]:
 
 def _arguments_object(arguments: str) -> Any:
     # Templates (Qwen's among them) iterate over or `tojson` the arguments: give them an object.
+    # Deep nesting is refused up front (service/request_bounds.py); RecursionError too here.
     try:
         return json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):
         return arguments
 
 
@@ -132,6 +128,22 @@ class ChatTemplateRenderer:
         template_kwargs: Mapping[str, Any] | None = None,
         chat_template: str | None = None,
     ) -> RenderedPrompt:
+        if chat_template is not None:
+            from tera_serve.chat.template_sandbox import render_request_template
+
+            text = await render_request_template(
+                self._tokenizer,
+                chat_template,
+                messages,
+                tools=tools,
+                add_generation_prompt=add_generation_prompt,
+                template_kwargs=template_kwargs,
+                max_chars=MAX_RENDERED_CHARS,
+            )
+            return RenderedPrompt(
+                text=text, token_ids=await offload(self.encode, text, what="tokenizing")
+            )
+
         def work() -> RenderedPrompt:
             text = self.render_text(
                 messages,

@@ -111,7 +111,7 @@ class Sampling:
     logit_bias: Mapping[str, float] | None = None
 
 
-_DEFAULT_PARAMS = {"tool_parameters": "tools[{name}].function.parameters"}
+_DEFAULT_PARAMS = {"tool_parameters": "tools[{index}].function.parameters"}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ when the client leaves), with the status the client actually got.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -17,11 +19,17 @@ from tera_serve.metrics import Metrics, RequestRecord
 logger = logging.getLogger("tera_serve.access")
 
 _QUIET_PATHS = frozenset({"/health", "/metrics"})
+_PLAIN = re.compile(r"[\x21-\x7e]*")
 
 
-def record_of(scope: Scope) -> RequestRecord | None:
-    record = scope.get("state", {}).get("record")
-    return record if isinstance(record, RequestRecord) else None
+def log_value(value: object) -> str:
+    """A value for the text log line: as is when plain printable ASCII, else JSON-quoted, so a
+    client-controlled string (a path with %0a, a model id with spaces) cannot forge fields
+    or lines."""
+    text = str(value)
+    if _PLAIN.fullmatch(text) and '"' not in text and "\\" not in text:
+        return text
+    return json.dumps(text)
 
 
 class AccessLogMiddleware:
@@ -75,5 +83,5 @@ class AccessLogMiddleware:
         }
         if record.error_type:
             fields["error"] = record.error_type
-        message = " ".join(f"{k}={v}" for k, v in fields.items())
+        message = " ".join(f"{k}={log_value(v)}" for k, v in fields.items())
         logger.info(message, extra={"fields": fields})

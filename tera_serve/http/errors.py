@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -16,7 +15,6 @@ from tera_serve.errors import (
     NotFoundError,
     ServerError,
     TeraError,
-    error_body_for_path,
 )
 from tera_serve.http.validation import param_from_location
 
@@ -26,7 +24,7 @@ logger = logging.getLogger(__name__)
 def error_response(error: TeraError, path: str = "") -> Response:
     """The error in the shape of the route's protocol (Anthropic's on /v1/messages)."""
     return Response(
-        content=orjson.dumps(error_body_for_path(error, path)),
+        content=error.to_json(path),
         status_code=error.status,
         media_type="application/json",
         headers=error.headers,

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from tera_serve.adapters.messages import messages_conversation
 from tera_serve.adapters.messages_output import MessagesFolder, MessagesStreamEncoder
+from tera_serve.http.body import read_model
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
@@ -19,11 +20,9 @@ from tera_serve.http.route_support import (
     check_accepting,
     context_of,
     json_response,
-    read_body,
+    model_or_default,
     respond,
-    scoped_model,
 )
-from tera_serve.http.validation import validate_body
 from tera_serve.protocol.messages import MessagesCountRequest, MessagesRequest
 from tera_serve.service.prepare import count_prompt_tokens, prepare
 from tera_serve.service.prepared import Delivery
@@ -38,7 +37,7 @@ def build_messages_router() -> APIRouter:
     async def create_message(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
-        body = validate_body(MessagesRequest, await read_body(request, context))
+        body = await read_model(MessagesRequest, request, context)
         conversation = messages_conversation(body)
         served = await admit(request, context, body.model)
         prepared = await prepare(
@@ -54,8 +53,8 @@ def build_messages_router() -> APIRouter:
     @router.post("/v1/messages/count_tokens", openapi_extra=json_body(MessagesCountRequest))
     async def count_tokens(request: Request) -> Response:
         context = context_of(request)
-        body = validate_body(MessagesCountRequest, await read_body(request, context))
-        served = scoped_model(request, context, body.model)
+        body = await read_model(MessagesCountRequest, request, context)
+        served = await admit(request, context, model_or_default(body.model, context))
         count = await count_prompt_tokens(messages_conversation(body), served, context.config)
         return json_response({"input_tokens": count})
 

@@ -10,18 +10,14 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.requests import ClientDisconnect
 
 from tera_serve.errors import (
-    ClientDisconnectedError,
     InvalidRequestError,
-    PayloadTooLargeError,
     ServerError,
     ServiceUnavailableError,
 )
 from tera_serve.http.context import ServerContext
 from tera_serve.http.streaming import ChunkEncoder, Folder, folded_body, sse_body
-from tera_serve.http.validation import parse_json_body
 from tera_serve.metrics import GenerationObserver, RequestRecord
 from tera_serve.security.guard import RequestGuard
 from tera_serve.service.prepared import PreparedGeneration
@@ -48,24 +44,6 @@ def context_of(request: Request) -> ServerContext:
     return context
 
 
-async def read_body(request: Request, context: ServerContext) -> dict[str, Any]:
-    limit = context.config.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"The request body is larger than {limit} bytes.")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientDisconnectedError("The client left while sending the body.") from None
-    return parse_json_body(b"".join(chunks), context.config.max_json_depth)
-
-
 def check_accepting(context: ServerContext) -> None:
     if context.draining:
         raise ServiceUnavailableError(
@@ -81,10 +59,12 @@ def guard_of(request: Request) -> RequestGuard:
     return guard
 
 
-async def admit(request: Request, context: ServerContext, model_id: str) -> ServedModel:
+async def admit(
+    request: Request, context: ServerContext, model_id: str, sequences: int = 1
+) -> ServedModel:
     """Everything decided before tokenization (draining was checked before the body was
-    read): the key's scope (403), the model (404), then an admission slot (503), held until
-    the response ends."""
+    read): the key's scope (403), the model (404), then an admission slot (503) for the
+    request's sequences, held until the response ends."""
     guard = guard_of(request)
     guard.authorize_model(model_id, context.config.models)
     context.speech.check_text_model(model_id)
@@ -93,7 +73,7 @@ async def admit(request: Request, context: ServerContext, model_id: str) -> Serv
     record_of(request).model = model  # a served id: bounded label values
     started = time.perf_counter()
     try:
-        await guard.admit(model)
+        await guard.admit(model, sequences)
     except ServiceUnavailableError as exc:
         context.metrics.rate_limited.labels(model, exc.code or "over_capacity").inc()
         raise
@@ -110,7 +90,7 @@ async def respond(
 ) -> Response:
     """Stream the prepared generation in the protocol's frames, or fold it into its body."""
     timeout = context.config.request_timeout_s
-    guard_of(request).charge_prompt(prepared.prompt_tokens)
+    guard_of(request).reserve(prepared.prompt_tokens, max_new_tokens(prepared))
     observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
     if prepared.stream:
         return StreamingResponse(
@@ -124,6 +104,11 @@ async def respond(
     return json_response(body)
 
 
+def max_new_tokens(prepared: PreparedGeneration) -> int:
+    """The most tokens the request's sequences may generate together (n × max_tokens)."""
+    return sum(r.sampling.max_tokens for r in prepared.engine_requests)
+
+
 def record_of(request: Request) -> RequestRecord:
     """The access-log record of this request (a detached one if the middleware is absent)."""
     record = getattr(request.state, "record", None)
@@ -134,12 +119,6 @@ def record_of(request: Request) -> RequestRecord:
         method=request.method,
         path=request.url.path,
     )
-
-
-def scoped_model(request: Request, context: ServerContext, model: str | None) -> ServedModel:
-    model_id = model_or_default(model, context)
-    guard_of(request).authorize_model(model_id, context.config.models)
-    return context.registry.get(model_id)
 
 
 def model_or_default(model: str | None, context: ServerContext) -> str:

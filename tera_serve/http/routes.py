@@ -12,6 +12,7 @@ from tera_serve.adapters.completions import prompt_batch
 from tera_serve.adapters.completions_output import CompletionChunkEncoder, CompletionFolder
 from tera_serve.adapters.response_extras import with_fold_extras, with_stream_extras
 from tera_serve.errors import InvalidRequestError
+from tera_serve.http.body import read_model
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
@@ -20,11 +21,9 @@ from tera_serve.http.route_support import (
     context_of,
     guard_of,
     json_response,
-    read_body,
+    model_or_default,
     respond,
-    scoped_model,
 )
-from tera_serve.http.validation import validate_body
 from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.protocol.completions import CompletionRequest
 from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
@@ -32,6 +31,7 @@ from tera_serve.service.completions import prepare_batch
 from tera_serve.service.model_card import model_card
 from tera_serve.service.prepare import prepare
 from tera_serve.service.prepared import Delivery
+from tera_serve.service.request_bounds import batch_sequences
 from tera_serve.service.tokenize import detokenize, tokenize_text
 from tera_serve.service.tokenize import tokenize_conversation as tokenize_chat
 
@@ -61,9 +61,9 @@ def build_router() -> APIRouter:
     async def chat_completions(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
-        body = validate_body(ChatCompletionRequest, await read_body(request, context))
+        body = await read_model(ChatCompletionRequest, request, context)
         conversation = chat_conversation(body)
-        served = await admit(request, context, body.model)
+        served = await admit(request, context, body.model, sequences=body.n)
         prepared = await prepare(
             conversation,
             served,
@@ -77,9 +77,9 @@ def build_router() -> APIRouter:
     async def completions(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
-        body = validate_body(CompletionRequest, await read_body(request, context))
+        body = await read_model(CompletionRequest, request, context)
         batch = prompt_batch(body)
-        served = await admit(request, context, body.model)
+        served = await admit(request, context, body.model, sequences=batch_sequences(batch))
         prepared = await prepare_batch(
             batch,
             served,
@@ -123,6 +123,8 @@ def build_router() -> APIRouter:
             and not context.engine_failed
         )
         status = "ok" if healthy else ("draining" if context.draining else "unavailable")
+        if context.security.keys is not None and guard_of(request).key is None:
+            return json_response({"status": status}, 200 if healthy else 503)  # no details
         unfinished = {
             served.config.served_id: served.engine.unfinished_requests()
             for served in context.registry.ready_models()
@@ -141,22 +143,27 @@ def build_router() -> APIRouter:
     @router.post("/tokenize", openapi_extra=json_body(TokenizeRequest))
     async def tokenize_route(request: Request) -> Response:
         context = context_of(request)
-        body = validate_body(TokenizeRequest, await read_body(request, context))
-        served = scoped_model(request, context, body.model)
+        body = await read_model(TokenizeRequest, request, context)
+        if body.messages is None and body.prompt is None:
+            raise InvalidRequestError("Send `prompt` or `messages`.", param="prompt")
+        served = await admit(request, context, model_or_default(body.model, context))
         if body.messages is not None:
             conversation = tokenize_conversation(body, served.config.served_id)
-            return json_response(await tokenize_chat(conversation, served))
-        if body.prompt is None:
-            raise InvalidRequestError("Send `prompt` or `messages`.", param="prompt")
+            return json_response(await tokenize_chat(conversation, served, context.config))
         return json_response(
-            await tokenize_text(body.prompt, served, add_special_tokens=body.add_special_tokens)
+            await tokenize_text(
+                body.prompt or "",
+                served,
+                context.config,
+                add_special_tokens=body.add_special_tokens,
+            )
         )
 
     @router.post("/detokenize", openapi_extra=json_body(DetokenizeRequest))
     async def detokenize_route(request: Request) -> Response:
         context = context_of(request)
-        body = validate_body(DetokenizeRequest, await read_body(request, context))
-        served = scoped_model(request, context, body.model)
+        body = await read_model(DetokenizeRequest, request, context)
+        served = await admit(request, context, model_or_default(body.model, context))
         return json_response(await detokenize(body.tokens, served))
 
     return router

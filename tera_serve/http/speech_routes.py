@@ -8,16 +8,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from tera_serve.errors import ServiceUnavailableError
+from tera_serve.http.body import read_model
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     SSE_HEADERS,
     check_accepting,
     context_of,
     guard_of,
-    read_body,
     record_of,
 )
-from tera_serve.http.validation import validate_body
 from tera_serve.protocol.speech import SpeechRequest
 from tera_serve.speech.encoders import CONTENT_TYPES
 from tera_serve.speech.metrics import SpeechObserver
@@ -42,7 +41,7 @@ def build_speech_router() -> APIRouter:
     async def audio_speech(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
-        body = validate_body(SpeechRequest, await read_body(request, context))
+        body = await read_model(SpeechRequest, request, context)
         guard = guard_of(request)
         guard.authorize_model(body.model, context.config.models)
         served = context.speech.get(body.model)
@@ -58,7 +57,7 @@ def build_speech_router() -> APIRouter:
         context.metrics.queue_time.labels(model).observe(time.perf_counter() - started)
         job = await prepare_speech(body, served)
         # Per-key token limits count a speech request's input characters as its tokens.
-        guard.charge_prompt(job.characters)
+        guard.reserve(job.characters, 0)
         record.stream = True
         observer = SpeechObserver(context.speech.metrics, record, model, job.characters)
         headers = dict(SSE_HEADERS) if job.stream_format == "sse" else {}

@@ -19,7 +19,9 @@ _CONTAINER_TYPES = {"object": dict, "dict": dict, "array": list, "list": list}
 
 
 def parameter_type(tool_schema: Mapping[str, Any] | None, parameter: str) -> str | None:
-    """The declared type of `parameter`, lower-cased; None when the schema does not say."""
+    """The declared type of `parameter`, lower-cased; None when the schema does not say.
+
+    Total: whatever the (client's) schema holds, this returns, never raises mid-stream."""
     if not isinstance(tool_schema, Mapping):
         return None
     properties = tool_schema.get("properties")
@@ -31,10 +33,11 @@ def parameter_type(tool_schema: Mapping[str, Any] | None, parameter: str) -> str
     declared = spec.get("type")
     if isinstance(declared, list):
         # ["string", "null"] and the like: the first non-null type decides.
-        declared = next((t for t in declared if t != "null"), "null")
+        declared = next((t for t in declared if isinstance(t, str) and t != "null"), "null")
     if isinstance(declared, str):
         return declared.lower()
-    if "enum" in spec and all(isinstance(v, str) for v in spec["enum"]):
+    enum = spec.get("enum")
+    if isinstance(enum, list) and all(isinstance(v, str) for v in enum):
         return "string"
     return None
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from tera_serve.protocol.chat import ChatMessage
+
+MAX_TOKEN_IDS = 131072
+"""Longest token-id list /detokenize takes (past any context length)."""
 
 
 class TokenizeRequest(BaseModel):
@@ -24,4 +27,4 @@ class DetokenizeRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = None
-    tokens: list[int]
+    tokens: Annotated[list[StrictInt], Field(max_length=MAX_TOKEN_IDS)]  # `true` is no id

@@ -1,5 +1,6 @@
 """Keys, per-key limits, admission control, slow-client and lifecycle defences.
 
-The HTTP layer calls in (routes use RequestGuard; the app installs GuardMiddleware); the
-middleware reuses the HTTP layer's one error-response mapping and access-log record.
+Plain ASGI and h11, importing nothing from the HTTP layer: the routes call in (RequestGuard),
+the app installs GuardMiddleware, and refusals are written with TeraError.to_json(), the
+one serialization of an error.
 """

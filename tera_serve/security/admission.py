@@ -1,7 +1,8 @@
-"""Admission control per model: a bounded number of running plus queued requests.
+"""Admission control per model: a bounded number of running sequences plus queued requests.
 
-A request is admitted, queued or refused (503) in one synchronous step, before any
-tokenization work. A queued request waits at most `queue_timeout_s`. A slot is handed
+Capacity counts sequences, not HTTP requests: `n: 16` (or 4 prompts times `n: 4`) takes
+16 slots. A request is admitted, queued or refused (503) in one synchronous step, before
+any tokenization work. A queued request waits at most `queue_timeout_s`. A slot is handed
 straight from a finishing request to the oldest waiter, so a newcomer cannot overtake
 the queue.
 """
@@ -19,44 +20,53 @@ RETRY_AFTER_S = "1"
 
 
 class ModelGate:
+    """Capacity in sequences (a request with `n: 4` takes 4), handed out in arrival order."""
+
     def __init__(self, model: str, max_running: int, max_queued: int) -> None:
         self._model = model
         self._max_running = max_running
         self._max_queued = max_queued
         self._running = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[tuple[asyncio.Future[None], int]] = deque()
 
     @property
     def running(self) -> int:
+        """Sequences holding a slot."""
         return self._running
 
     @property
     def queued(self) -> int:
-        return len(self._waiters)
+        return sum(1 for waiter, _ in self._waiters if not waiter.done())
 
-    async def enter(self, timeout_s: float) -> None:
-        if self._running < self._max_running and not self._waiters:
-            self._running += 1
+    def weight_of(self, sequences: int) -> int:
+        """A request larger than the whole capacity runs alone rather than never."""
+        return min(max(sequences, 1), self._max_running)
+
+    async def enter(self, timeout_s: float, weight: int = 1) -> None:
+        if not self._waiters and self._running + weight <= self._max_running:
+            self._running += weight
             return
         if len(self._waiters) >= self._max_queued:
             raise ServiceUnavailableError(
-                f"The model '{self._model}' is at capacity ({self._max_running} running, "
-                f"{self._max_queued} queued); retry shortly.",
+                f"The model '{self._model}' is at capacity ({self._max_running} sequences "
+                f"running, {self._max_queued} requests queued); retry shortly.",
                 code="over_capacity",
                 headers={"Retry-After": RETRY_AFTER_S},
             )
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        entry = (waiter, weight)
+        self._waiters.append(entry)
         try:
             async with asyncio.timeout(timeout_s):
                 await waiter
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
-                self.leave()  # granted just as we gave up: pass the slot on
+                self.leave(weight)  # granted just as we gave up: pass the slot on
             else:
                 waiter.cancel()
-                with contextlib.suppress(ValueError):  # leave() may have dropped it already
-                    self._waiters.remove(waiter)
+                with contextlib.suppress(ValueError):  # _grant() may have dropped it already
+                    self._waiters.remove(entry)
+                self._grant()  # a large waiter leaving may let smaller ones in
             if isinstance(exc, TimeoutError):
                 raise ServiceUnavailableError(
                     f"The request waited {timeout_s:g} s in the queue for '{self._model}'.",
@@ -65,14 +75,22 @@ class ModelGate:
                 ) from None
             raise
 
-    def leave(self) -> None:
-        """Free one slot; the oldest live waiter takes it over."""
+    def leave(self, weight: int = 1) -> None:
+        """Free `weight` sequences; the oldest waiters that now fit take them over."""
+        self._running = max(self._running - weight, 0)
+        self._grant()
+
+    def _grant(self) -> None:
         while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._running = max(self._running - 1, 0)
+            waiter, weight = self._waiters[0]
+            if waiter.done():
+                self._waiters.popleft()
+                continue
+            if self._running + weight > self._max_running:
+                return  # first come, first served: nobody overtakes the head of the queue
+            self._waiters.popleft()
+            self._running += weight
+            waiter.set_result(None)
 
 
 class AdmissionControl:
@@ -88,17 +106,19 @@ class AdmissionControl:
             gate = self._gates[model] = ModelGate(model, self._max_running, self._max_queued)
         return gate
 
-    async def acquire(self, model: str) -> Callable[[], None]:
-        """Wait for a slot of `model`; returns the function that frees it (idempotent)."""
+    async def acquire(self, model: str, sequences: int = 1) -> Callable[[], None]:
+        """Wait for room for `sequences` of `model`; returns the function that frees it
+        (idempotent)."""
         gate = self.gate(model)
-        await gate.enter(self._timeout)
+        weight = gate.weight_of(sequences)
+        await gate.enter(self._timeout, weight)
         released = False
 
         def release() -> None:
             nonlocal released
             if not released:
                 released = True
-                gate.leave()
+                gate.leave(weight)
 
         return release
 

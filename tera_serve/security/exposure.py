@@ -24,6 +24,7 @@ def check_exposure(config: ServerConfig) -> None:
     if keys is None and not config.allow_unauthenticated and not is_loopback(config.host):
         raise ConfigError(
             f"refusing to serve {config.host} without API keys: anyone who can reach it could "
-            "use it. Give --keys-file (see `tera-serve keys create --help`) or --api-key, "
+            "use it. Give --keys-file (see `tera-serve keys create --help`), --api-key-file or "
+            "TERA_API_KEY, "
             "or pass --allow-unauthenticated if something in front of tera-serve checks keys."
         )

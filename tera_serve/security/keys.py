@@ -10,6 +10,11 @@ ends in `.json`):
         rpm: 60             # optional limits: requests / tokens per minute, concurrency
         tpm: 100000
         max_concurrency: 4
+        scopes: [admin]     # optional: admin may read /metrics
+
+An empty file, or one that does not parse, never revokes anything: the server keeps the
+keys it had (an editor may have truncated the file to rewrite it). Revoking every key is
+an explicit `keys: []`.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ STATIC_KEY_NAME = "api-key"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _LIMITS = ("rpm", "tpm", "max_concurrency")
-_FIELDS = frozenset({"name", "sha256", "models", *_LIMITS, "created", "hint"})
+_FIELDS = frozenset({"name", "sha256", "models", *_LIMITS, "scopes", "created", "hint"})
+SCOPES = ("admin",)
+"""Extra powers a key may carry: `admin` reads /metrics (every model's traffic)."""
 
 
 def new_secret() -> str:
@@ -64,9 +71,14 @@ class KeyRecord:
     rpm: int | None = None
     tpm: int | None = None
     max_concurrency: int | None = None
+    scopes: tuple[str, ...] = ()
     created: str | None = None
     hint: str | None = None
     """The secret's last four characters, to tell keys apart in `keys list`."""
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.scopes
 
     def allows(self, model_id: str, models: Sequence[ModelConfig]) -> bool:
         if self.models is None or model_id in self.models:
@@ -81,6 +93,8 @@ class KeyRecord:
         for limit in _LIMITS:
             if getattr(self, limit) is not None:
                 out[limit] = getattr(self, limit)
+        if self.scopes:
+            out["scopes"] = list(self.scopes)
         if self.created:
             out["created"] = self.created
         if self.hint:
@@ -104,6 +118,9 @@ def record_from_mapping(raw: Any, where: str) -> KeyRecord:
         not isinstance(models, list) or not all(isinstance(m, str) and m for m in models)
     ):
         raise ConfigError(f"{where}: `models` must be a list of model ids")
+    scopes = raw.get("scopes") or []
+    if not isinstance(scopes, list) or any(scope not in SCOPES for scope in scopes):
+        raise ConfigError(f"{where}: `scopes` must be a list of {list(SCOPES)}")
     limits: dict[str, int | None] = {}
     for limit in _LIMITS:
         value = raw.get(limit)
@@ -114,6 +131,7 @@ def record_from_mapping(raw: Any, where: str) -> KeyRecord:
         name=name,
         sha256=digest,
         models=tuple(models) if models is not None else None,
+        scopes=tuple(scopes),
         created=str(raw["created"]) if raw.get("created") is not None else None,
         hint=str(raw["hint"]) if raw.get("hint") is not None else None,
         **limits,
@@ -126,8 +144,9 @@ def read_keys_file(path: Path) -> tuple[KeyRecord, ...]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read keys file {path}: {exc}") from exc
     if raw is None:
-        return ()
-    if not isinstance(raw, dict) or not isinstance(raw.get("keys", []), list):
+        # Mid-write, or a mistake: never "no keys" (that is an explicit `keys: []`).
+        raise ConfigError(f"{path} is empty; write `keys: []` to revoke every key")
+    if not isinstance(raw, dict) or not isinstance(raw.get("keys"), list):
         raise ConfigError(f"{path}: expected a mapping with a `keys` list")
     records = tuple(
         record_from_mapping(item, f"{path.name}: keys[{i}]")
@@ -171,8 +190,8 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
 class KeyStore:
     """The keys a server accepts; re-reads its file when the file changes (or on `reload()`).
 
-    A file that stops parsing keeps the last good keys (an editor may be mid-write); a file
-    that disappears revokes every key it held.
+    A file that is empty or stops parsing keeps the last good keys (an editor may be
+    mid-write); `keys: []` or a file that disappears revokes every key it held.
     """
 
     def __init__(

@@ -5,53 +5,36 @@ It sits inside the request-id and access-log middlewares (so refusals carry
 X-Tera-Request-ID and are logged, with the key's name and never its secret) and outside
 FastAPI, so its `finally` runs only after a streamed body has ended or the client has gone:
 that is where tokens are settled and admission slots and concurrency counts given back.
+It imports nothing from the HTTP layer: its refusals are written as raw ASGI messages.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tera_serve.errors import AuthenticationError, RateLimitError, TeraError
-from tera_serve.http.access import record_of
-from tera_serve.http.errors import error_response
-from tera_serve.metrics import Metrics
+from tera_serve.bounded_work import using_workers
+from tera_serve.errors import (
+    AuthenticationError,
+    BodyTimeoutError,
+    HeadersTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    TeraError,
+)
+from tera_serve.metrics import Metrics, scope_record
 from tera_serve.security.guard import RequestGuard, SecurityState
 
 OPEN_PATHS: frozenset[str] = frozenset({"/health"})
-"""Routes that answer without a key when keys are configured. Only liveness: /metrics,
-/openapi.json and /docs need a key like every other route (Prometheus sends one with
-`authorization: {credentials: ...}` in its scrape config). The playground's static files
-(SecurityState.public_paths) are public too: they hold no data, and the page sends the key
-the user types with each API call."""
-
-
-class BodyTimeoutError(TeraError):
-    """The client did not finish sending its request body in time."""
-
-    status: ClassVar[int] = 408
-    error_type: ClassVar[str] = "invalid_request_error"
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            f"The request body did not arrive within {seconds:g} s.",
-            code="request_body_timeout",
-            headers={"Connection": "close"},
-        )
-
-
-class HeadersTooLargeError(TeraError):
-    status: ClassVar[int] = 431
-    error_type: ClassVar[str] = "invalid_request_error"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"The request line and headers are larger than {limit} bytes.",
-            code="headers_too_large",
-            headers={"Connection": "close"},
-        )
+"""Routes that answer without a key when keys are configured. Only liveness, and then only
+ok / not ok (the details need a key). /openapi.json and /docs need a key like every other
+route. The playground's static files (SecurityState.public_paths) are public too: they hold
+no data, and the page sends the key the user types with each API call."""
+ADMIN_PATHS: frozenset[str] = frozenset({"/metrics"})
+"""Routes that need a key with the `admin` scope: they show every model's traffic.
+Prometheus sends the key with `authorization: {credentials: ...}` in its scrape config."""
 
 
 def head_size(scope: Scope) -> int:
@@ -72,6 +55,18 @@ def presented_secret(scope: Scope) -> str | None:
         elif name == b"x-api-key":
             api_key = value.decode("latin-1").strip() or None
     return bearer or api_key
+
+
+async def send_error(send: Send, error: TeraError, path: str = "") -> None:
+    """The error body in the shape of the path's protocol, as raw ASGI messages."""
+    body = error.to_json(path)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *_encode(list(error.headers.items())),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class _BodyReceiver:
@@ -104,21 +99,31 @@ class GuardMiddleware:
         self.metrics = metrics
 
     def _authenticate(self, scope: Scope, guard: RequestGuard) -> None:
-        """Give the guard its key, or raise 431 / 401 / 429 (and count nothing)."""
+        """Give the guard its key, or raise 431 / 401 / 403 / 429 (and count nothing)."""
         security = self.security
         # h11 bounds a head that arrives in pieces; one that arrives whole is measured here.
         if head_size(scope) > security.max_header_bytes:
             raise HeadersTooLargeError(security.max_header_bytes)
+        if security.keys is None:
+            return
         path = scope["path"]
-        public = path in security.public_paths and scope["method"] in ("GET", "HEAD")
-        if security.keys is None or path in OPEN_PATHS or public:
+        if path in security.public_paths and scope["method"] in ("GET", "HEAD"):
             return
         key = security.keys.authenticate(presented_secret(scope))
+        if scope["path"] in OPEN_PATHS:
+            guard.key = key  # a valid key sees the details; no key is fine too
+            guard.limits_apply = False
+            return
         if key is None:
             error = AuthenticationError()
             error.headers["WWW-Authenticate"] = 'Bearer realm="tera-serve"'
             raise error
         guard.key = key
+        if scope["path"] in ADMIN_PATHS and not key.is_admin:
+            raise PermissionDeniedError(
+                f"{scope['path']} needs a key with the `admin` scope.",
+                code="admin_scope_required",
+            )
         security.limiter.admit(key)
         guard.on_finish(lambda: security.limiter.release(key))
 
@@ -128,27 +133,34 @@ class GuardMiddleware:
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         guard = RequestGuard(self.security, key=None)
-        record = record_of(scope)  # the access-log line (outside us) reports the key name
+        record = scope_record(scope)  # the access-log line (outside us) reports the key name
         admitted = False
+        # A body left unread by an early answer (401, 413) is discarded by the h11 protocol
+        # for at most body_timeout_s, then the connection closes (slow_clients.py).
         body = _BodyReceiver(receive, self.security.body_timeout_s)
 
         async def guarded_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 body.body_done = True
-                if admitted and guard.key is not None:
+                if admitted and guard.key is not None and guard.limits_apply:
                     extra = _encode(self.security.limiter.headers(guard.key))
                     message = {**message, "headers": [*message.get("headers", ()), *extra]}
             await send(message)
 
         try:
             self._authenticate(scope, guard)
-        except (HeadersTooLargeError, AuthenticationError, RateLimitError) as exc:
+        except (
+            HeadersTooLargeError,
+            AuthenticationError,
+            PermissionDeniedError,
+            RateLimitError,
+        ) as exc:
             if record is not None:
                 record.key_name = guard.key.name if guard.key is not None else None
                 record.error_type = exc.error_type
             if isinstance(exc, RateLimitError):
                 self.metrics.rate_limited.labels("-", exc.code or "rate_limit").inc()
-            await error_response(exc, scope.get("path", ""))(scope, receive, guarded_send)
+            await send_error(guarded_send, exc, scope.get("path", ""))
             return
         admitted = True
         if record is not None and guard.key is not None:
@@ -157,7 +169,8 @@ class GuardMiddleware:
         state["guard"] = guard
         self.security.in_flight += 1
         try:
-            await self.app(scope, body, guarded_send)
+            with using_workers(self.security.workers):
+                await self.app(scope, body, guarded_send)
         finally:
             self.security.in_flight -= 1
             if record is not None:

@@ -1,4 +1,11 @@
-"""Per-key limits: requests per minute, tokens per minute, concurrent requests.
+"""Per-key limits: requests per minute, tokens per minute, concurrent sequences.
+
+Tokens are charged before they are served (DESIGN rule 10): a request reserves its prompt
+plus `n` times `max_tokens` when it is admitted, and settles to what it really used when
+it ends (aborts included). A reservation is refused when it does not fit in what is left
+of the minute, unless nothing at all is used or reserved (so a request larger than the
+whole budget can still run, alone): a key never gets more than its tpm plus one request
+in any minute, whatever its concurrency.
 
 Each check-and-record runs without an await in between, so on one event loop it is atomic.
 Windows slide over the last 60 s in bins of about a second, so memory per key stays bounded
@@ -74,7 +81,10 @@ class SlidingWindow:
 class KeyUsage:
     requests: SlidingWindow = field(default_factory=SlidingWindow)
     tokens: SlidingWindow = field(default_factory=SlidingWindow)
+    reserved: int = 0
+    """Tokens reserved by requests in flight (not yet in `tokens`)."""
     concurrent: int = 0
+    """Sequences in flight (a request counts one until it is admitted with its `n`)."""
 
 
 def _seconds(value: float) -> str:
@@ -99,15 +109,7 @@ class RateLimiter:
         usage, now = self._of(key), self._clock()
         refusal = self._refusal(key, usage, now)
         if refusal is not None:
-            retry, code, what = refusal
-            headers = dict(self.headers(key))
-            headers["Retry-After"] = str(max(math.ceil(retry), 1))
-            raise RateLimitError(
-                f"Rate limit reached for key '{key.name}': {what}. "
-                f"Retry after {headers['Retry-After']} s.",
-                code=code,
-                headers=headers,
-            )
+            raise self._error(key, *refusal)
         usage.requests.add(now, 1)
         usage.concurrent += 1
 
@@ -119,31 +121,81 @@ class RateLimiter:
         if key.rpm is not None and usage.requests.used(now) >= key.rpm:
             wait = usage.requests.seconds_until_below(key.rpm, now)
             return wait, "rpm_limit_exceeded", f"{key.rpm} requests per minute"
-        if key.tpm is not None and usage.tokens.used(now) >= key.tpm:
+        if key.tpm is not None and usage.tokens.used(now) + usage.reserved >= key.tpm:
             wait = usage.tokens.seconds_until_below(key.tpm, now)
             return wait, "tpm_limit_exceeded", f"{key.tpm} tokens per minute"
         return None
 
-    def release(self, key: KeyRecord) -> None:
+    def release(self, key: KeyRecord, sequences: int = 1) -> None:
         usage = self._of(key)
-        usage.concurrent = max(usage.concurrent - 1, 0)
+        usage.concurrent = max(usage.concurrent - sequences, 0)
+
+    def add_sequences(self, key: KeyRecord, extra: int) -> None:
+        """A request admitted with more than one sequence counts them all (or 429)."""
+        if extra <= 0:
+            return
+        usage = self._of(key)
+        limit = key.max_concurrency
+        if limit is not None and usage.concurrent + extra > limit:
+            raise self._error(
+                key,
+                1.0,
+                "concurrency_limit_exceeded",
+                f"{limit} concurrent sequences ({usage.concurrent} in flight, this request "
+                f"adds {extra + 1})",
+            )
+        usage.concurrent += extra
+
+    def reserve_tokens(self, key: KeyRecord, tokens: int) -> None:
+        """Hold `tokens` against the key's tpm until `settle_tokens` (or 429)."""
+        usage, now = self._of(key), self._clock()
+        limit = key.tpm
+        if limit is not None:
+            taken = usage.tokens.used(now) + usage.reserved
+            if taken > 0 and taken + tokens > limit:
+                wait = usage.tokens.seconds_until_below(max(limit - tokens, 1), now)
+                raise self._error(
+                    key,
+                    max(wait, 1.0),
+                    "tpm_limit_exceeded",
+                    f"{limit} tokens per minute ({taken} used or reserved, this request may "
+                    f"use {tokens})",
+                )
+        usage.reserved += tokens
+
+    def settle_tokens(self, key: KeyRecord, reserved: int, used: int) -> None:
+        """Replace a reservation with what the request really used."""
+        usage = self._of(key)
+        usage.reserved = max(usage.reserved - reserved, 0)
+        usage.tokens.add(self._clock(), used)
 
     def charge_tokens(self, key: KeyRecord, tokens: int) -> None:
         self._of(key).tokens.add(self._clock(), tokens)
+
+    def _error(self, key: KeyRecord, retry: float, code: str, what: str) -> RateLimitError:
+        headers = dict(self.headers(key))
+        headers["Retry-After"] = str(max(math.ceil(retry), 1))
+        return RateLimitError(
+            f"Rate limit reached for key '{key.name}': {what}. "
+            f"Retry after {headers['Retry-After']} s.",
+            code=code,
+            headers=headers,
+        )
 
     def headers(self, key: KeyRecord) -> list[tuple[str, str]]:
         """`x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for the limits the key has."""
         usage, now = self._of(key), self._clock()
         out: list[tuple[str, str]] = []
-        for kind, limit, window in (
-            ("requests", key.rpm, usage.requests),
-            ("tokens", key.tpm, usage.tokens),
+        for kind, limit, window, held in (
+            ("requests", key.rpm, usage.requests, 0),
+            ("tokens", key.tpm, usage.tokens, usage.reserved),
         ):
             if limit is None:
                 continue
+            remaining = max(limit - window.used(now) - held, 0)
             out += [
                 (f"x-ratelimit-limit-{kind}", str(limit)),
-                (f"x-ratelimit-remaining-{kind}", str(max(limit - window.used(now), 0))),
+                (f"x-ratelimit-remaining-{kind}", str(remaining)),
                 (f"x-ratelimit-reset-{kind}", _seconds(window.seconds_until_empty(now))),
             ]
         return out

@@ -4,6 +4,14 @@ uvicorn bounds idle keep-alive connections but not a client that connects and th
 its request head slowly (or never): such a connection would be held forever. Here a timer
 runs from the connection's start, and again from the first byte of each later request,
 until the head is complete. Request bodies are bounded in the ASGI layer (middleware.py).
+
+uvicorn's keep-alive timer is cancelled by any byte that arrives, and it is armed only when
+a response ends. A client answered before its body was read (an early 401 or 413) could
+otherwise keep the connection open for ever by trickling the body a byte at a time: when a
+response ends with the request body still arriving, the rest is discarded (uvicorn drops
+it) for at most `body_timeout_s`, then the connection closes; no byte re-arms that timer.
+(Closing at once instead would reset the connection under unread bytes, and the client
+could lose the answer.) A body that does end in time leaves a normal keep-alive connection.
 The size of the head is bounded by h11 (`h11_max_incomplete_event_size`), which is why
 tera-serve runs uvicorn's h11 protocol rather than httptools (which has no such bound).
 """
@@ -13,17 +21,19 @@ from __future__ import annotations
 import asyncio
 
 import h11
-import orjson
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from tera_serve.errors import InvalidRequestError
 
 
-def guarded_h11_protocol(header_timeout_s: float, max_header_bytes: int) -> type[H11Protocol]:
+def guarded_h11_protocol(
+    header_timeout_s: float, max_header_bytes: int, body_timeout_s: float = 30.0
+) -> type[H11Protocol]:
     """An H11Protocol class bound to these limits (uvicorn instantiates it per connection)."""
 
     class GuardedH11Protocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _discard_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -31,6 +41,9 @@ def guarded_h11_protocol(header_timeout_s: float, max_header_bytes: int) -> type
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
+            if self._discard_timer is not None and self.conn.their_state is not h11.SEND_BODY:
+                self._discard_timer.cancel()  # the unread body ended in time
+                self._discard_timer = None
             if self.conn.their_state is h11.IDLE:
                 self._arm()  # part of a request head: the clock runs until it is complete
             else:
@@ -38,7 +51,20 @@ def guarded_h11_protocol(header_timeout_s: float, max_header_bytes: int) -> type
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if self._discard_timer is not None:
+                self._discard_timer.cancel()
             super().connection_lost(exc)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            unread = self.conn.their_state is h11.SEND_BODY
+            if unread and self._discard_timer is None and not self.transport.is_closing():
+                self._discard_timer = self.loop.call_later(body_timeout_s, self._drop)
+
+        def _drop(self) -> None:
+            self._discard_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
 
         def _arm(self) -> None:
             if self._header_timer is None and not self.transport.is_closing():
@@ -60,7 +86,7 @@ def guarded_h11_protocol(header_timeout_s: float, max_header_bytes: int) -> type
                 "bytes.",
                 code="invalid_http_request",
             )
-            body = orjson.dumps(error.to_body())
+            body = error.to_json()
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

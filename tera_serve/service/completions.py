@@ -6,8 +6,7 @@ logit-bias and context rules; only the prompt comes from the client instead of a
 
 from __future__ import annotations
 
-import asyncio
-
+from tera_serve.bounded_work import offload
 from tera_serve.config import ServerConfig
 from tera_serve.core.conversation import PromptBatch
 from tera_serve.engine.base import EngineRequest
@@ -16,6 +15,7 @@ from tera_serve.parsing.base import PlainParser
 from tera_serve.service.limits import check_common_bounds
 from tera_serve.service.prepared import Delivery, PreparedGeneration, new_request_id
 from tera_serve.service.registry import ServedModel
+from tera_serve.service.request_bounds import check_token_prompts
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
 from tera_serve.service.scoring_checks import check_batch_scoring, echo_prompts
 
@@ -53,7 +53,11 @@ def check_batch_bounds(batch: PromptBatch, server: ServerConfig) -> None:
         )
     total_chars = sum(len(p) for p in batch.prompts if isinstance(p, str))
     if total_chars > server.max_prompt_chars:
-        raise InvalidRequestError("The prompt is too long.", param="prompt")
+        raise InvalidRequestError(
+            f"The prompts have {total_chars} characters; the limit is {server.max_prompt_chars}.",
+            param="prompt",
+        )
+    check_token_prompts(batch)
 
 
 async def prepare_batch(
@@ -67,8 +71,12 @@ async def prepare_batch(
     delivery = delivery or Delivery()
     check_batch_bounds(batch, server)
     check_batch_scoring(batch, delivery.stream, server)
-    prompts = await asyncio.to_thread(_token_lists, batch, served)
-    echo = await asyncio.to_thread(echo_prompts, batch, prompts, served) if batch.echo else None
+    prompts = await offload(_token_lists, batch, served, what="tokenizing the prompts")
+    echo = (
+        await offload(echo_prompts, batch, prompts, served, what="decoding the prompts")
+        if batch.echo
+        else None
+    )
     bias = parse_logit_bias(batch.sampling.logit_bias, len(served.tokenizer))
     request_id = request_id or new_request_id()
     engine_requests: list[EngineRequest] = []

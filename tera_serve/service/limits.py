@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tera_serve.config import ServerConfig
-from tera_serve.core.conversation import Conversation, Sampling
+from tera_serve.core.conversation import Conversation, Message, Sampling
 from tera_serve.errors import InvalidRequestError
 
 
@@ -22,6 +24,16 @@ def check_common_bounds(n: int, sampling: Sampling, server: ServerConfig) -> Non
         )
 
 
+def message_chars(messages: Sequence[Message]) -> int:
+    """Characters of the messages' text, replayed reasoning and tool-call arguments."""
+    total = 0
+    for message in messages:
+        total += len(message.text()) + len(message.reasoning or "")
+        for call in message.tool_calls:
+            total += len(call.arguments) + len(call.name)
+    return total
+
+
 def check_conversation_bounds(conversation: Conversation, server: ServerConfig) -> None:
     check_common_bounds(conversation.n, conversation.sampling, server)
     messages = conversation.param("messages")
@@ -29,7 +41,7 @@ def check_conversation_bounds(conversation: Conversation, server: ServerConfig) 
         raise InvalidRequestError(
             f"At most {server.max_messages} messages are allowed.", param=messages
         )
-    total_chars = sum(len(m.text()) for m in conversation.messages)
+    total_chars = message_chars(conversation.messages)
     if total_chars > server.max_prompt_chars:
         raise InvalidRequestError(
             f"The messages have {total_chars} characters; the limit is {server.max_prompt_chars}.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from tera_serve.bounded_work import offload
 from tera_serve.chat.prompt_types import ChatPrompt
 from tera_serve.config import ServerConfig
 from tera_serve.core.conversation import Conversation
@@ -22,6 +23,7 @@ from tera_serve.parsing.forced_tools import ForcedToolCallParser
 from tera_serve.service.limits import check_conversation_bounds
 from tera_serve.service.prepared import Delivery, PreparedGeneration, new_request_id
 from tera_serve.service.registry import ServedModel
+from tera_serve.service.request_bounds import check_conversation_input
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
 from tera_serve.service.scoring_checks import check_prompt_logprobs
 from tera_serve.service.structured import check_engine_accepts, response_format_constraint
@@ -61,7 +63,13 @@ async def render_request(
     on (count_tokens uses this too, so its count is the request's `input_tokens`)."""
     check_conversation_bounds(conversation, server)
     _check_template_allowed(conversation, server)
-    forced, structured = _constraint(conversation, served.config.structured_output_backend)
+    await offload(check_conversation_input, conversation, server, what="checking the request")
+    forced, structured = await offload(
+        _constraint,
+        conversation,
+        served.config.structured_output_backend,
+        what="checking the tools and output format",
+    )
     prompt = await served.family.render(
         conversation,
         served,

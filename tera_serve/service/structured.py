@@ -7,12 +7,12 @@ with a time bound). The compiled grammars are cached by the engine's backend.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import jsonschema
 import orjson
 
+from tera_serve.bounded_work import offload
 from tera_serve.core.conversation import Conversation
 from tera_serve.engine.base import EngineRequest, EngineRequestError, StructuredConstraint
 from tera_serve.errors import InvalidRequestError
@@ -21,7 +21,6 @@ from tera_serve.service.registry import ServedModel
 
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_SCHEMA_DEPTH = 32
-VALIDATE_TIMEOUT_S = 10.0
 
 
 def check_json_schema(schema: Any, param: str) -> None:
@@ -110,11 +109,10 @@ def keywords_used(schema: Any, candidates: tuple[str, ...]) -> list[str]:
 async def check_engine_accepts(
     served: ServedModel, request: EngineRequest, param: str, backend: str
 ) -> None:
-    """Ask the engine whether its grammar backend takes the constraint (time-bounded)."""
+    """Ask the engine whether its grammar backend takes the constraint (in the CPU pool, on
+    a schema already bounded in size: a busy pool is a 503)."""
     try:
-        await asyncio.wait_for(
-            asyncio.to_thread(served.engine.validate, request), VALIDATE_TIMEOUT_S
-        )
+        await offload(served.engine.validate, request, what="checking the schema's grammar")
     except EngineRequestError as exc:
         constraint = request.sampling.structured
         schema = constraint.json_schema if constraint else None
@@ -122,8 +120,4 @@ async def check_engine_accepts(
         hint = f" (keywords it may not support: {', '.join(suspects)})" if suspects else ""
         raise InvalidRequestError(
             f"The {backend} grammar backend cannot use this schema{hint}: {exc}", param=param
-        ) from exc
-    except TimeoutError as exc:
-        raise InvalidRequestError(
-            f"Compiling this schema took longer than {VALIDATE_TIMEOUT_S:g} s.", param=param
         ) from exc

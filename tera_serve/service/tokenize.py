@@ -6,35 +6,54 @@ the server's default template kwargs), so the count equals that request's prompt
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from tera_serve.bounded_work import offload
+from tera_serve.config import ServerConfig
 from tera_serve.core.conversation import Conversation
 from tera_serve.errors import InvalidRequestError
+from tera_serve.service.limits import check_conversation_bounds
 from tera_serve.service.registry import ServedModel
+from tera_serve.service.request_bounds import check_conversation_input
 
 
 def _body(tokens: list[int], served: ServedModel) -> dict[str, Any]:
     return {"count": len(tokens), "max_model_len": served.context_length, "tokens": tokens}
 
 
-async def tokenize_conversation(conversation: Conversation, served: ServedModel) -> dict[str, Any]:
+async def tokenize_conversation(
+    conversation: Conversation, served: ServedModel, server: ServerConfig
+) -> dict[str, Any]:
+    check_conversation_bounds(conversation, server)
+    await offload(check_conversation_input, conversation, server, what="checking the request")
     prompt = await served.family.render(conversation, served, open_reasoning=False)
     return _body(list(prompt.token_ids), served)
 
 
 async def tokenize_text(
-    text: str, served: ServedModel, *, add_special_tokens: bool
+    text: str, served: ServedModel, server: ServerConfig, *, add_special_tokens: bool
 ) -> dict[str, Any]:
-    tokens = await asyncio.to_thread(
-        served.tokenizer.encode, text, add_special_tokens=add_special_tokens
-    )
-    return _body(list(tokens), served)
+    if len(text) > server.max_prompt_chars:
+        raise InvalidRequestError(
+            f"The prompt has more than {server.max_prompt_chars} characters.", param="prompt"
+        )
+    tokens = await offload(_encode, served.tokenizer, text, add_special_tokens, what="tokenizing")
+    return _body(tokens, served)
+
+
+def _encode(tokenizer: Any, prompt: str, add_special_tokens: bool) -> list[int]:
+    return list(tokenizer.encode(prompt, add_special_tokens=add_special_tokens))
+
+
+def _decode(tokenizer: Any, tokens: list[int]) -> str:
+    vocab = len(tokenizer)
+    if any(not 0 <= t < vocab for t in tokens):
+        raise InvalidRequestError("Token ids outside the vocabulary.", param="tokens")
+    return str(tokenizer.decode(tokens))
 
 
 async def detokenize(tokens: list[int], served: ServedModel) -> dict[str, Any]:
-    vocab = len(served.tokenizer)
-    if any(not 0 <= t < vocab for t in tokens):
-        raise InvalidRequestError("Token ids outside the vocabulary.", param="tokens")
-    text = await asyncio.to_thread(served.tokenizer.decode, tokens)
+    # The id list is bounded by the protocol (MAX_TOKEN_IDS); the walk and decode run off
+    # the loop.
+    text = await offload(_decode, served.tokenizer, tokens, what="detokenizing")
     return {"prompt": text}

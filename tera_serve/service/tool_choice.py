@@ -16,6 +16,7 @@ from typing import Any
 from tera_serve.core.conversation import Conversation
 from tera_serve.engine.base import StructuredConstraint
 from tera_serve.errors import InvalidRequestError
+from tera_serve.service.request_bounds import check_combined_schema
 from tera_serve.service.structured import check_backend_enforces, check_json_schema
 
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -54,8 +55,8 @@ def forced_tools(conversation: Conversation, backend: str) -> ForcedTools | None
             param=format_param,
         )
     tools_param = conversation.param("tools")
-    for name, schema in tools.items():
-        where = conversation.param("tool_parameters").format(name=name)
+    for index, (name, schema) in enumerate(tools.items()):
+        where = conversation.param("tool_parameters").format(index=index, name=name)
         check_json_schema(_parameters(schema), where)
         check_backend_enforces(_parameters(schema), backend, tools_param)
     if choice.mode == "named":
@@ -82,4 +83,5 @@ def forced_tools(conversation: Conversation, backend: str) -> ForcedTools | None
         },
     }
     calls["maxItems"] = MAX_FORCED_CALLS if conversation.parallel_tool_calls else 1
+    check_combined_schema(calls)
     return ForcedTools(StructuredConstraint(json_schema=calls), None)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from benchmarks import frontend, side_by_side, structured_backends, vllm_cli
+from benchmarks import frontend, schemathesis_run, side_by_side, structured_backends, vllm_cli
 from tests.support.fake_app import FAKE_MODEL_ID, fake_server
 
 
@@ -163,3 +163,12 @@ def test_speech_benchmark_on_a_tiny_configuration(tmp_path: Path) -> None:
     table = (tmp_path / "speech.md").read_text()
     assert "| concurrent | requests | TTFB p50 s" in table
     assert (tmp_path / "speech.csv").read_text().startswith("concurrency,requests")
+
+
+def test_schemathesis_runner_on_a_tiny_configuration() -> None:
+    with schemathesis_run.fake_target() as (url, secret, model):
+        rows = schemathesis_run.run(url, secret, model, cases=3)
+    assert {r["mode"] for r in rows} == {"positive", "negative"}
+    assert len({r["operation"] for r in rows}) >= 8
+    assert sum(r["server_errors"] for r in rows) == 0
+    assert all("|" in schemathesis_run.format_row(r) for r in rows)

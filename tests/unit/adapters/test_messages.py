@@ -79,7 +79,7 @@ def test_tool_choice(choice: dict[str, Any], expected: ToolChoice, parallel: boo
     assert conversation.tool_choice == expected
     assert conversation.parallel_tool_calls is parallel
     assert conversation.tools[0].parameters == {"type": "object"}
-    assert conversation.param("tool_parameters").format(name="get") == "tools[get].input_schema"
+    assert conversation.param("tool_parameters").format(index=0) == "tools[0].input_schema"
 
 
 @pytest.mark.parametrize(

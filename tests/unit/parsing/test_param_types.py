@@ -58,3 +58,23 @@ def test_parameter_type_without_schema() -> None:
 def test_convert_parameter(text: str, type_name: str | None, value: Any) -> None:
     converted = convert_parameter(text, type_name)
     assert converted == value and type(converted) is type(value)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"enum": 5},
+        {"enum": None},
+        {"enum": [1, "a"]},
+        {"type": [5, None]},
+        {"type": 5},
+        {"type": {"a": 1}},
+        5,
+        None,
+        [],
+    ],
+)
+def test_type_lookup_is_total_on_any_schema(spec: object) -> None:
+    schema = {"properties": {"x": spec}}
+    assert parameter_type(schema, "x") in (None, "null", "string")
+    assert parameter_type({"properties": 5}, "x") is None

@@ -223,3 +223,55 @@ def test_cli_refuses_open_non_loopback_before_starting_anything(
     monkeypatch.setattr("tera_serve.server.run_server", lambda *a: started.append(a) or 0)
     assert cli.main([]) == 2
     assert "allow-unauthenticated" in capsys.readouterr().err and not started
+
+
+def test_an_empty_file_keeps_the_keys_and_an_empty_list_revokes(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    secret = new_secret()
+    write_keys_file(path, [KeyRecord(name="one", sha256=hash_secret(secret))])
+    store = KeyStore(path, check_interval_s=0.0)
+    for truncated in ("", "\n  \n", "# a comment only\n"):
+        path.write_text(truncated)  # an editor's truncate-then-write, caught in the middle
+        assert store.authenticate(secret) is not None, repr(truncated)
+    path.write_text("keys: []\n")
+    assert store.authenticate(secret) is None
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="keys: \\[\\]"):
+        KeyStore(empty)
+
+
+def test_admin_scope_round_trips_and_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    write_keys_file(path, [KeyRecord(name="ops", sha256="a" * 64, scopes=("admin",))])
+    (record,) = read_keys_file(path)
+    assert record.is_admin and record.scopes == ("admin",)
+    path.write_text(f"keys: [{{name: a, sha256: {'a' * 64}, scopes: [root]}}]")
+    with pytest.raises(ConfigError, match="scopes"):
+        read_keys_file(path)
+
+
+def test_api_key_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tera_serve.security.guard import key_store
+
+    secret_file = tmp_path / "key.txt"
+    secret_file.write_text("sk-tera-from-file\n")
+    store = key_store(ServerConfig(models=MODELS, api_key_file=str(secret_file)))
+    assert store is not None
+    found = store.authenticate("sk-tera-from-file")
+    assert found is not None and found.is_admin  # the operator's own key
+    with pytest.raises(ConfigError, match="not both"):
+        ServerConfig(models=MODELS, api_key="x", api_key_file=str(secret_file))
+    secret_file.write_text("")
+    with pytest.raises(ConfigError, match="one key"):
+        key_store(ServerConfig(models=MODELS, api_key_file=str(secret_file)))
+
+    from tera_serve import cli
+
+    monkeypatch.setenv(cli.API_KEY_ENV, "sk-tera-from-env")
+    monkeypatch.setattr(cli, "embedded_default_model", lambda _args: {"model": "m"})
+    parser = cli.build_parser()
+    config = cli.resolve_config(parser.parse_args([]))
+    assert config.api_key == "sk-tera-from-env"
+    config = cli.resolve_config(parser.parse_args(["--api-key-file", str(secret_file)]))
+    assert config.api_key is None and config.api_key_file == str(secret_file)

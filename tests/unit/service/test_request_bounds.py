@@ -1,0 +1,141 @@
+"""Up-front bounds (tera_serve/service/request_bounds.py): cheap, and exact where it matters."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any
+
+import orjson
+import pytest
+
+from tera_serve.adapters.chat import chat_conversation
+from tera_serve.adapters.completions import prompt_batch
+from tera_serve.config import ModelConfig, ServerConfig
+from tera_serve.core.conversation import Conversation
+from tera_serve.errors import InvalidRequestError
+from tera_serve.protocol.chat import ChatCompletionRequest
+from tera_serve.protocol.completions import CompletionRequest
+from tera_serve.service.completions import check_batch_bounds
+from tera_serve.service.limits import json_depth_exceeds
+from tera_serve.service.request_bounds import (
+    MAX_SCHEMA_NODES,
+    batch_sequences,
+    check_conversation_input,
+    count_nodes,
+    json_text_depth_exceeds,
+)
+
+SERVER = ServerConfig(models=(ModelConfig(model="m"),))
+
+
+def _random_value(rng: random.Random, depth: int) -> Any:
+    if depth > 12 or rng.random() < 0.3:
+        return rng.choice([1, 'a[{"', '\\"[', None, "}]", "é[\u2028", 2.5])
+    if rng.random() < 0.5:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {f"k{i}[": _random_value(rng, depth + 1) for i in range(rng.randint(0, 3))}
+
+
+def test_text_depth_agrees_with_the_walk() -> None:
+    rng = random.Random(7)
+    for limit in (1, 2, 3, 5, 8, 64):
+        for _ in range(200):
+            value = {"x": _random_value(rng, 1)}
+            for text in (json.dumps(value).encode(), orjson.dumps(value)):
+                assert json_text_depth_exceeds(text, limit) == json_depth_exceeds(value, limit)
+
+
+def test_text_depth_is_cheap_on_hostile_shapes() -> None:
+    shapes = [
+        b"[" + b"1," * 3_499_999 + b"1]",
+        b"[" + b",".join([b"[" * 60 + b"]" * 60] * 60_000) + b"]",
+        b'["' + b'\\"[' * 2_000_000 + b'"]',
+    ]
+    for raw in shapes:
+        started = time.perf_counter()
+        assert not json_text_depth_exceeds(raw, 64)
+        assert time.perf_counter() - started < 2  # a walk over these takes seconds
+    assert json_text_depth_exceeds(b"[" * 65 + b"]" * 65, 64)
+
+
+def test_node_count_stops_at_the_limit() -> None:
+    assert count_nodes({"anyOf": [{}] * 1_000_000}, 10) == 11
+    assert count_nodes({"a": [1, 2]}, 100) == 4
+
+
+def chat(**extra: Any) -> Conversation:
+    return chat_conversation(
+        ChatCompletionRequest.model_validate(
+            {"model": "m", "messages": [{"role": "user", "content": "hi"}], **extra}
+        )
+    )
+
+
+def tool(parameters: Any, name: str = "f") -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "parameters": parameters}}
+
+
+@pytest.mark.parametrize(
+    ("tools", "param"),
+    [
+        ([tool({"anyOf": [{}] * (MAX_SCHEMA_NODES + 1)})], "tools[0].function.parameters"),
+        ([tool({"type": "object"}), tool({"enum": 5})], "tools[1].function.parameters"),
+        (
+            [tool({"type": "object", "properties": {"x": {"enum": 5}}})],
+            "tools[0].function.parameters",
+        ),
+        ([tool({"description": "x" * 60_000}, f"f{i}") for i in range(5)], "tools"),
+        ([tool({"a": {"b": 2**70}})], "tools[0].function.parameters"),
+    ],
+)
+def test_tool_schemas_are_bounded_and_valid(tools: list[dict[str, Any]], param: str) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        check_conversation_input(chat(tools=tools), SERVER)
+    assert refused.value.param == param
+
+
+def test_deep_tool_call_arguments_are_a_400_with_param() -> None:
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}},
+                                             {"function": {"name": "f", "arguments": "[" * 5000}}]},
+    ]  # fmt: skip
+    with pytest.raises(InvalidRequestError) as refused:
+        check_conversation_input(chat(messages=messages), SERVER)
+    assert refused.value.param == "messages[1].tool_calls[1].function.arguments"
+    messages[1]["tool_calls"][1]["function"]["arguments"] = "not json ["  # type: ignore[index]
+    check_conversation_input(chat(messages=messages), SERVER)  # the template gets the text
+
+
+def test_completion_prompts_are_counted_before_tokenizing() -> None:
+    def request(prompt: Any, n: int = 1) -> Any:
+        return prompt_batch(
+            CompletionRequest.model_validate({"model": "m", "prompt": prompt, "n": n})
+        )
+
+    assert batch_sequences(request(["a"] * 4, n=3)) == 12
+    assert batch_sequences(request([1, 2, 3], n=2)) == 2
+    check_batch_bounds(request(["a"] * 4, n=16), SERVER)
+    for bad in (request(["a"] * 65), request(["a"] * 5, n=16), request([[1] * 200_000])):
+        with pytest.raises(InvalidRequestError) as refused:
+            check_batch_bounds(bad, SERVER)
+        assert refused.value.param == "prompt"
+    long_prompts = request(["x" * (SERVER.max_prompt_chars // 2 + 1)] * 2)
+    with pytest.raises(InvalidRequestError, match="characters"):
+        check_batch_bounds(long_prompts, SERVER)
+
+
+def test_body_values_are_counted_before_parsing() -> None:
+    from tera_serve.service.request_bounds import MAX_BODY_VALUES, check_json_text
+
+    check_json_text(b'{"text": "' + b"a, " * MAX_BODY_VALUES + b'"}', 64)  # commas in a string
+    check_json_text(b"[" + b"1," * (MAX_BODY_VALUES - 2) + b"1]", 64)
+    for hostile in (b"[" + b"1," * 3_499_999 + b"1]", b'{"p": [' + b'"hi",' * 1_500_000 + b"1]}"):
+        started = time.perf_counter()
+        with pytest.raises(InvalidRequestError, match="JSON values"):
+            check_json_text(hostile, 64)
+        assert time.perf_counter() - started < 2
+    with pytest.raises(InvalidRequestError, match="deeper"):
+        check_json_text(b"[" * 100_000, 64)
