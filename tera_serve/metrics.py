@@ -34,7 +34,6 @@ class RequestRecord:
     outcome: str = "ok"
     """ok, error, timeout, client_closed."""
     error_type: str | None = None
-    stream: bool = False
     arrived: float = field(default_factory=time.perf_counter)
 
 

@@ -8,7 +8,7 @@ and a finish reason on the last delta.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -88,12 +88,13 @@ class EngineDelta:
     finish_reason: str | None = None
     """`stop`, `length` or `abort` on the last delta; None before."""
     stop_reason: int | str | None = None
+    """What ended the output with `stop`: the matched stop string, a stop token id, or None
+    (end of sequence); Messages reports a matched string as `stop_sequence`."""
     prompt_logprobs: list[PositionLogprobs | None] | None = None
     """On the first delta when the request asked for them: one entry per prompt token
     (None for the first, which has nothing before it)."""
     cached_tokens: int | None = None
     """On the first delta: prompt tokens the engine's prefix cache already held."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,6 @@ def build_speech_router() -> APIRouter:
         job = await prepare_speech(body, served)
         # Per-key token limits count a speech request's input characters as its tokens.
         guard.reserve(job.characters, 0)
-        record.stream = True
         observer = SpeechObserver(context.speech.metrics, record, model, job.characters)
         headers = dict(SSE_HEADERS) if job.stream_format == "sse" else {}
         if job.ignored:

@@ -165,7 +165,6 @@ class GuardMiddleware:
         admitted = True
         if record is not None and guard.key is not None:
             record.key_name = guard.key.name
-        state["api_key"] = guard.key
         state["guard"] = guard
         self.security.in_flight += 1
         try:
