@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -110,11 +112,20 @@ def test_json_request_log_lines(config_server: LiveServer) -> None:
         timeout=120,
     )
     request_id = response.headers["x-tera-request-id"]
-    lines = [
-        json.loads(line)
-        for line in config_server.log_path.read_text().splitlines()
-        if line.startswith("{") and request_id in line
-    ]
+
+    def logged() -> list[dict[str, Any]]:
+        return [
+            json.loads(line)
+            for line in config_server.log_path.read_text().splitlines()
+            if line.startswith("{") and request_id in line
+        ]
+
+    # The line is written when the response has ended, which may be just after the client
+    # read it: wait for it (a wide bound, not a timing assertion).
+    deadline = time.monotonic() + 30
+    while not logged() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = logged()
     assert len(lines) == 1, lines
     (entry,) = lines
     assert entry["status"] == 200 and entry["model"] == DEFAULT_MODEL

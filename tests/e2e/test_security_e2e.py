@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import DEFAULT_MODEL
 from tests.support.live_server import LiveServer, live_server
-from tests.unit.security.support import bearer, is_contract_error
+from tests.unit.security.support import bearer, is_contract_error, is_route_error
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +79,7 @@ def test_route_walk(secured: tuple[LiveServer, Any]) -> None:
                 assert response.status_code == 200
                 continue
             assert response.status_code == 401, (method, path, response.text)
-            assert is_contract_error(response.json())
+            assert is_route_error(path, response.json())
             assert response.json()["error"]["message"] == "missing or invalid API key"
         good = httpx.request(method, server.base_url + path, headers=alice, json=CHAT, timeout=60)
         assert good.status_code != 401, (method, path)
