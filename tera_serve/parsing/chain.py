@@ -33,10 +33,18 @@ class ParserChain:
         self, parsed: ParsedDelta, start: int, token_ids: list[int], *, final: bool
     ) -> ParsedDelta:
         for stage in self._stages[start:]:
-            out = stage.feed(token_ids, parsed.content) if parsed.content else ParsedDelta()
+            if parsed.content:
+                out = stage.feed(token_ids, parsed.content)
+            elif not final:
+                continue  # nothing for this stage: what came before passes through as is
+            else:
+                out = ParsedDelta()
             if final:
                 out.extend(stage.finish())
-            out.reasoning = parsed.reasoning + out.reasoning
-            out.tool_calls = parsed.tool_calls + out.tool_calls
+            # Per token the earlier stages' parts are usually empty: skip the copies then.
+            if parsed.reasoning:
+                out.reasoning = parsed.reasoning + out.reasoning
+            if parsed.tool_calls:
+                out.tool_calls = parsed.tool_calls + out.tool_calls
             parsed = out
         return parsed
