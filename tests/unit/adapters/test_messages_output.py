@@ -9,25 +9,16 @@ import pytest
 
 from tera_serve.adapters.messages_output import MessagesFolder, MessagesStreamEncoder
 from tera_serve.errors import RateLimitError
-from tera_serve.parsing.base import ParsedDelta, PlainParser, ToolCallDelta
+from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
 from tera_serve.service.generation import ChoiceEvent
 from tera_serve.service.prepared import PreparedGeneration
 from tera_serve.service.usage import UsageCounter
+from tests.support.prepared import scripted_prepared
 
 
 def _prepared() -> PreparedGeneration:
-    return PreparedGeneration(
-        request_id="abc",
-        response_id="msg_abc",
-        model_id="m",
-        created=0,
-        prompt_tokens=7,
-        engine_requests=(),
-        make_parser=PlainParser,
-        stream=True,
-        include_usage=False,
-        logprobs=False,
-        reasoning_fields=("reasoning",),
+    return scripted_prepared(
+        request_id="abc", response_id="msg_abc", prompt_tokens=7, reasoning_fields=("reasoning",)
     )
 
 

@@ -10,29 +10,18 @@ from tera_serve.adapters.chat_output import ChatChunkEncoder, sse_frame
 from tera_serve.adapters.completions_output import CompletionChunkEncoder
 from tera_serve.engine.base import PositionLogprobs, TokenLogprob
 from tera_serve.errors import InvalidRequestError
-from tera_serve.parsing.base import ParsedDelta, PlainParser, ToolCallDelta
+from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
 from tera_serve.service.generation import ChoiceEvent
 from tera_serve.service.prepared import PreparedGeneration
 from tera_serve.service.usage import UsageCounter
+from tests.support.prepared import scripted_prepared
 
 # The pre-serialized chunk encoders (the streaming hot path) must give exactly the bytes of
 # the plain dict encoding they replace.
 
 
 def _prepared(logprobs: bool = False, reasoning: tuple[str, ...] = ()) -> PreparedGeneration:
-    return PreparedGeneration(
-        request_id="r1",
-        response_id="chatcmpl-r1",
-        model_id='m/"quoted"',
-        created=1_700_000_000,
-        prompt_tokens=3,
-        engine_requests=(),
-        make_parser=PlainParser,
-        stream=True,
-        include_usage=True,
-        logprobs=logprobs,
-        reasoning_fields=reasoning,
-    )
+    return scripted_prepared(model_id='m/"quoted"', logprobs=logprobs, reasoning_fields=reasoning)
 
 
 def _reference_chat(index: int, delta: dict[str, Any], finish: str | None) -> bytes:
