@@ -5,14 +5,14 @@ reasoning, tools and structured outputs."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import agents
 import jsonschema
 import openai
 import pytest
 from openai.types.shared import Reasoning
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tests.e2e.conftest import DEFAULT_MODEL, OSS, QWEN
 from tests.support.live_server import LiveServer
@@ -148,8 +148,8 @@ def test_unsupported_tools_and_images_are_400s(default_server: LiveServer) -> No
 
 
 class Weather(BaseModel):
-    city: str
-    days: int
+    city: Literal["Paris", "Rome"]
+    days: Annotated[int, Field(ge=1, le=7)]
 
 
 def test_parse_gives_a_valid_object(qwen_server: LiveServer) -> None:
@@ -217,19 +217,33 @@ def test_function_call_output_round_trip(
     assert answer.usage.input_tokens > short.usage.input_tokens
 
 
-def test_qwen_reasoning_item_comes_first_and_never_leaks(qwen_server: LiveServer) -> None:
-    # The Qwen prompt opens `<think>` when thinking is on, so even random weights reason first.
-    response = client_for(qwen_server).responses.create(
-        model=QWEN, input="Think, then answer: 2+2?", max_output_tokens=24
-    )
+def test_qwen_reasoning_item_comes_first_and_streams_the_same(qwen_server: LiveServer) -> None:
+    # A structured output opens Qwen's `<think>` in the prompt (reasoning stays on), so even
+    # random weights reason first; the grammar applies once the reasoning ends.
+    client = client_for(qwen_server)
+    body: dict[str, Any] = {
+        "model": QWEN,
+        "input": "Think, then give the weather in Paris as JSON.",
+        "max_output_tokens": 24,
+        "text": {"format": {"type": "json_schema", "name": "weather", "schema": WEATHER_SCHEMA}},
+    }
+    response = client.responses.create(**body)
     assert response.output and response.output[0].type == "reasoning"
     reasoning = response.output[0]
     assert reasoning.id.startswith("rs_") and reasoning.content
-    assert reasoning.content[0].type == "reasoning_text"
+    assert reasoning.content[0].type == "reasoning_text" and reasoning.content[0].text
     assert "<think>" not in reasoning.content[0].text
     assert "<think>" not in response.output_text and "</think>" not in response.output_text
     assert response.usage is not None
     assert response.usage.output_tokens_details.reasoning_tokens > 0
+    with client.responses.stream(**body) as stream:
+        events = list(stream)
+    deltas = [e.delta for e in events if e.type == "response.reasoning_text.delta"]
+    done = [e for e in events if e.type == "response.reasoning_text.done"]
+    assert events[-1].type in ("response.completed", "response.incomplete")
+    final = events[-1].response.output[0]  # type: ignore[union-attr]
+    assert final.type == "reasoning" and final.content  # sampled anew: its own text
+    assert "".join(deltas) == done[0].text == final.content[0].text
 
 
 def test_gpt_oss_items_never_carry_harmony_markers(oss_server: LiveServer) -> None:
@@ -247,15 +261,13 @@ def test_gpt_oss_items_never_carry_harmony_markers(oss_server: LiveServer) -> No
 
 def test_openai_agents_sdk_runs_a_tool(qwen_server: LiveServer) -> None:
     agents.set_tracing_disabled(True)
-    agents.set_default_openai_client(
-        openai.AsyncOpenAI(base_url=qwen_server.v1, api_key="unused", max_retries=0),
-        use_for_tracing=False,
-    )
+    client = openai.AsyncOpenAI(base_url=qwen_server.v1, api_key="unused", max_retries=0)
+    agents.set_default_openai_client(client, use_for_tracing=False)
     agents.set_default_openai_api("responses")
     calls: list[str] = []
 
     @agents.function_tool
-    def get_weather(city: str) -> str:
+    def get_weather(city: Literal["Paris", "Rome"]) -> str:
         """Weather forecast for a city."""
         calls.append(city)
         return f"Sunny in {city}."
@@ -263,8 +275,11 @@ def test_openai_agents_sdk_runs_a_tool(qwen_server: LiveServer) -> None:
     agent = agents.Agent(
         name="forecaster",
         instructions="Answer with the weather.",
-        model=QWEN,
+        # The SDK's Responses model (a model name with a `/` would be read as a provider prefix).
+        model=agents.OpenAIResponsesModel(model=QWEN, openai_client=client),
         tools=[get_weather],
+        # Random weights never end free text: the run ends with the tool's answer.
+        tool_use_behavior="stop_on_first_tool",
         model_settings=agents.ModelSettings(
             tool_choice="get_weather", max_tokens=64, reasoning=Reasoning(effort="none")
         ),
@@ -273,4 +288,4 @@ def test_openai_agents_sdk_runs_a_tool(qwen_server: LiveServer) -> None:
     assert len(calls) == 1
     kinds = [item.type for item in result.new_items]
     assert kinds[:2] == ["tool_call_item", "tool_call_output_item"], kinds
-    assert isinstance(result.final_output, str)
+    assert result.final_output == f"Sunny in {calls[0]}."
