@@ -89,3 +89,47 @@ async def test_store_false_keeps_nothing_and_errors_are_openai_shaped(smollm_dir
         assert short.json()["status"] == "incomplete"
         assert short.json()["incomplete_details"] == {"reason": "max_output_tokens"}
         assert short.json()["usage"]["output_tokens"] == 2
+
+
+FULL = {
+    "model": FAKE_MODEL_ID,
+    "input": [
+        {"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+        {"type": "function_call", "call_id": "c", "name": "get", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c", "output": "ok"},
+        {"type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "r"}]},
+    ],
+    "instructions": "sys",
+    "tools": [{"type": "function", "name": "get", "parameters": {"type": "object"}}],
+    "tool_choice": "auto",
+    "text": {"format": {"type": "json_object"}},
+    "reasoning": {"effort": "low"},
+    "max_output_tokens": 4,
+    "metadata": {"k": "v"},
+}
+ODD_VALUES: list[Any] = [None, 0, -1, 1.5, "x", "", [], {}, [{}], [None], {"type": 1}, True]
+
+
+async def test_malformed_fields_are_4xx_in_openai_shape(smollm_dir: Path) -> None:
+    from tests.unit.security.support import is_contract_error
+
+    async with fake_server(smollm_dir) as (client, engine, app):
+        ok = await client.post("/v1/responses", json=FULL)
+        assert ok.status_code == 200, ok.text
+        statuses: set[int] = set()
+        for field in FULL:
+            for value in ODD_VALUES:
+                for body in (
+                    {**FULL, field: value},
+                    {**FULL, "input": [{**FULL["input"][1], "call_id": value}]},
+                    {**FULL, "input": [{"type": value, "role": "user", "content": "x"}]},
+                    {**FULL, "tools": [{"type": "function", "name": "g", "parameters": value}]},
+                ):
+                    answer = await client.post("/v1/responses", json=body)
+                    statuses.add(answer.status_code)
+                    assert answer.status_code < 500, (body, answer.text)
+                    if answer.status_code >= 400:
+                        assert is_contract_error(answer.json()), answer.text
+        assert 400 in statuses
+        assert app.state.context.security.in_flight == 0
+        assert engine.unfinished_requests() == 0
