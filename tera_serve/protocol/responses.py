@@ -165,3 +165,8 @@ class ResponsesRequest(_Item):
     """`auto` (drop the oldest items to fit) is not offered: an over-long input is a 400."""
     background: Literal[False] | None = None
     include: list[str] | None = None
+    # Refused when set (not silently dropped): server-side conversations and prompt
+    # templates are OpenAI's stores, and output logprobs are not offered on this route yet.
+    conversation: None = None
+    prompt: None = None
+    top_logprobs: Literal[0] | None = None

@@ -134,6 +134,8 @@ def test_unsupported_is_a_clear_400(fields: dict[str, Any], param: str, word: st
     [
         ({"truncation": "auto"}, "truncation"),
         ({"background": True}, "background"),
+        ({"conversation": "conv_1"}, "conversation"),
+        ({"top_logprobs": 3}, "top_logprobs"),
         ({"input": [{"role": "tool", "content": "x"}]}, "input[0].role"),
     ],
 )
