@@ -19,6 +19,7 @@ from tera_serve.http.messages_routes import build_messages_router
 from tera_serve.http.openapi import publish_request_schemas
 from tera_serve.http.playground import build_playground_router
 from tera_serve.http.request_id import RequestIdMiddleware
+from tera_serve.http.responses_routes import build_responses_router
 from tera_serve.http.routes import build_router
 from tera_serve.http.speech_routes import build_speech_router
 from tera_serve.security.admission import ModelGate
@@ -101,6 +102,7 @@ def create_app(context: ServerContext) -> FastAPI:
     install_error_handlers(app)
     app.include_router(build_router())
     app.include_router(build_messages_router())
+    app.include_router(build_responses_router())
     if context.config.playground:
         app.include_router(build_playground_router())
     app.include_router(build_speech_router())

@@ -160,6 +160,7 @@ async def test_malformed_raw_bodies(smollm_dir: Path) -> None:
         "/detokenize",
         "/v1/messages",
         "/v1/messages/count_tokens",
+        "/v1/responses",
     ]
     statuses: dict[int, int] = {}
     async with fake_server(smollm_dir) as (client, engine, app):
