@@ -18,6 +18,7 @@ from tera_serve.adapters.responses import input_messages, responses_conversation
 from tera_serve.adapters.responses_body import ResponseHead, echoed_settings
 from tera_serve.adapters.responses_output import ResponsesFolder, ResponsesStreamEncoder
 from tera_serve.core.conversation import Message
+from tera_serve.http.body import read_model
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
@@ -26,10 +27,8 @@ from tera_serve.http.route_support import (
     context_of,
     guard_of,
     json_response,
-    read_body,
     respond,
 )
-from tera_serve.http.validation import validate_body
 from tera_serve.protocol.responses import ResponsesRequest
 from tera_serve.service.prepare import prepare
 from tera_serve.service.prepared import Delivery
@@ -67,7 +66,7 @@ def build_responses_router(store: ResponseStore | None = None) -> APIRouter:
     async def create_response(request: Request) -> Response:
         context = context_of(request)
         check_accepting(context)
-        body = validate_body(ResponsesRequest, await read_body(request, context))
+        body = await read_model(ResponsesRequest, request, context)
         owner = _owner(request)
         history: tuple[Message, ...] = ()
         if body.previous_response_id is not None:
