@@ -141,3 +141,17 @@ def test_error_after_start_is_an_error_event() -> None:
     assert _decode(frames) == [
         ("error", {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
     ]
+
+
+def test_text_deltas_are_the_bytes_of_the_dict_encoding() -> None:
+    encoder = MessagesStreamEncoder(_prepared())
+    encoder.start_frames()
+    for kind, field, text in (("thinking", "thinking", 'a "q"\u2028'), ("text", "text", "é\n")):
+        frames = encoder.frames(
+            ChoiceEvent(
+                0, ParsedDelta(**{"reasoning" if kind == "thinking" else "content": text}), None, 1
+            )
+        )
+        delta = {"type": f"{kind}_delta", field: text}
+        payload = {"type": "content_block_delta", "index": encoder._index, "delta": delta}
+        assert frames[-1] == b"event: content_block_delta\ndata: " + orjson.dumps(payload) + b"\n\n"
