@@ -17,6 +17,7 @@ from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
     admit,
+    admit_conversation,
     check_accepting,
     context_of,
     json_response,
@@ -24,7 +25,7 @@ from tera_serve.http.route_support import (
     respond,
 )
 from tera_serve.protocol.messages import MessagesCountRequest, MessagesRequest
-from tera_serve.service.prepare import count_prompt_tokens, prepare
+from tera_serve.service.prepare import count_prompt_tokens
 from tera_serve.service.prepared import Delivery
 
 MESSAGES_SHAPE = OutputShape(MessagesStreamEncoder, MessagesFolder)
@@ -38,15 +39,8 @@ def build_messages_router() -> APIRouter:
         context = context_of(request)
         check_accepting(context)
         body = await read_model(MessagesRequest, request, context)
-        conversation = messages_conversation(body)
-        served = await admit(request, context, body.model)
-        prepared = await prepare(
-            conversation,
-            served,
-            context.config,
-            request.state.request_id,
-            response_id_prefix="msg_",
-            delivery=Delivery(stream=body.stream),
+        served, prepared = await admit_conversation(
+            request, context, messages_conversation(body), Delivery(stream=body.stream), "msg_"
         )
         return await respond(request, context, served, prepared, MESSAGES_SHAPE)
 

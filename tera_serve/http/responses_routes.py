@@ -22,7 +22,7 @@ from tera_serve.http.body import read_model
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
-    admit,
+    admit_conversation,
     check_accepting,
     context_of,
     guard_of,
@@ -30,7 +30,6 @@ from tera_serve.http.route_support import (
     respond,
 )
 from tera_serve.protocol.responses import ResponsesRequest
-from tera_serve.service.prepare import prepare
 from tera_serve.service.prepared import Delivery
 from tera_serve.service.response_store import ResponseStore
 
@@ -73,14 +72,8 @@ def build_responses_router(store: ResponseStore | None = None) -> APIRouter:
             earlier = responses.get(body.previous_response_id, owner, "previous_response_id")
             history = earlier.history
         conversation = responses_conversation(body, history)
-        served = await admit(request, context, body.model)
-        prepared = await prepare(
-            conversation,
-            served,
-            context.config,
-            request.state.request_id,
-            response_id_prefix="resp_",
-            delivery=Delivery(stream=body.stream),
+        served, prepared = await admit_conversation(
+            request, context, conversation, Delivery(stream=body.stream), "resp_"
         )
         head = ResponseHead(
             prepared.response_id, prepared.created, body.model, echoed_settings(body)

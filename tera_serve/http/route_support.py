@@ -11,6 +11,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from tera_serve.core.conversation import Conversation
 from tera_serve.errors import (
     InvalidRequestError,
     ServerError,
@@ -20,7 +21,8 @@ from tera_serve.http.context import ServerContext
 from tera_serve.http.streaming import ChunkEncoder, Folder, folded_body, sse_body
 from tera_serve.metrics import GenerationObserver, RequestRecord
 from tera_serve.security.guard import RequestGuard
-from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.prepare import prepare
+from tera_serve.service.prepared import Delivery, PreparedGeneration
 from tera_serve.service.registry import ServedModel
 
 
@@ -102,6 +104,27 @@ async def respond(
         prepared, served.engine, shape.folder(prepared), request, timeout, observer
     )
     return json_response(body)
+
+
+async def admit_conversation(
+    request: Request,
+    context: ServerContext,
+    conversation: Conversation,
+    delivery: Delivery,
+    response_id_prefix: str,
+) -> tuple[ServedModel, PreparedGeneration]:
+    """What every conversation route does after translating its body: admit its sequences,
+    then decide everything before the first byte (shared by chat, Messages and Responses)."""
+    served = await admit(request, context, conversation.model, sequences=conversation.n)
+    prepared = await prepare(
+        conversation,
+        served,
+        context.config,
+        request.state.request_id,
+        response_id_prefix=response_id_prefix,
+        delivery=delivery,
+    )
+    return served, prepared
 
 
 def max_new_tokens(prepared: PreparedGeneration) -> int:

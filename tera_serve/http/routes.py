@@ -17,6 +17,7 @@ from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
     admit,
+    admit_conversation,
     check_accepting,
     context_of,
     guard_of,
@@ -29,7 +30,6 @@ from tera_serve.protocol.completions import CompletionRequest
 from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
 from tera_serve.service.completions import prepare_batch
 from tera_serve.service.model_card import model_card
-from tera_serve.service.prepare import prepare
 from tera_serve.service.prepared import Delivery
 from tera_serve.service.request_bounds import batch_sequences
 from tera_serve.service.tokenize import detokenize, tokenize_text
@@ -62,14 +62,8 @@ def build_router() -> APIRouter:
         context = context_of(request)
         check_accepting(context)
         body = await read_model(ChatCompletionRequest, request, context)
-        conversation = chat_conversation(body)
-        served = await admit(request, context, body.model, sequences=body.n)
-        prepared = await prepare(
-            conversation,
-            served,
-            context.config,
-            request.state.request_id,
-            delivery=_delivery(body),
+        served, prepared = await admit_conversation(
+            request, context, chat_conversation(body), _delivery(body), "chatcmpl-"
         )
         return await respond(request, context, served, prepared, CHAT_SHAPE)
 
