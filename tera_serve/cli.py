@@ -43,7 +43,7 @@ _MODEL_FLAGS = frozenset(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tera_serve.cli_options import add_dataclass_flags
+    from tera_serve.cli_options import add_dataclass_flags, attribute_docs
     from tera_serve.engine.vllm_engine import add_engine_args, new_cli_parser
 
     parser = new_cli_parser(
@@ -65,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--served-model-name", default=None, help="The id clients send (default: --model)."
     )
     add_dataclass_flags(parser, ServerConfig, skip=frozenset({"models"}))
+    # tera-serve fetches images itself (vLLM only sees decoded pictures): this flag is ours.
+    parser.add_argument(
+        "--allowed-media-domains",
+        dest="allowed_media_domains",
+        nargs="+",
+        default=None,
+        metavar="HOST",
+        help=attribute_docs(ServerConfig)["allowed_media_domains"],
+    )
     add_dataclass_flags(
         parser,
         ModelConfig,
@@ -183,6 +192,17 @@ def start_vllm_engine(config: ModelConfig, family: FamilyProfile) -> Any:
     )
 
 
+def check_media_policy(config: ServerConfig) -> None:
+    """A malformed --allowed-media-domains entry fails at start, not on each request."""
+    from tera_serve.media.fetch import FetchPolicy
+
+    FetchPolicy(
+        allowed_domains=config.allowed_media_domains,
+        max_bytes=config.max_image_bytes,
+        timeout_s=config.media_fetch_timeout_s,
+    )
+
+
 def _log_format_arg(argv: list[str]) -> str:
     """--log-format is needed before the (slow) full parser exists."""
     for i, arg in enumerate(argv):
@@ -208,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         for model in config.models:
             check_parser_pair(model.reasoning_parser, model.tool_call_parser)
         check_exposure(config)
+        check_media_policy(config)
     except ConfigError as exc:
         print(f"tera-serve: {exc}", file=sys.stderr)
         return 2

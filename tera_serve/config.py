@@ -39,6 +39,10 @@ _POSITIVE_SERVER_FIELDS = (
     "max_header_bytes",
     "drain_timeout_s",
     "cpu_work_timeout_s",
+    "max_images_per_request",
+    "max_image_bytes",
+    "max_image_pixels",
+    "media_fetch_timeout_s",
 )
 
 
@@ -133,6 +137,19 @@ class ServerConfig:
     max_top_logprobs: int = 20
     max_tools: int = 128
     max_json_depth: int = 64
+    max_images_per_request: int = 8
+    """Most images one request may carry (every turn counted)."""
+    max_image_bytes: int = 10 * 1024 * 1024
+    """Largest image file (a data URI's decoded bytes or a fetched body); data URIs are
+    bounded by --max-body-bytes too."""
+    max_image_pixels: int = 33_177_600
+    """Most pixels (width × height) an image may have, checked before it is decoded."""
+    allowed_media_domains: tuple[str, ...] = ()
+    """Hosts image URLs may be fetched from (`images.example.com`, or `*.example.com` for
+    its subdomains); empty: only data URIs. Private and loopback addresses are refused
+    whatever the name."""
+    media_fetch_timeout_s: float = 10.0
+    """Longest one image URL may take to fetch, redirects included."""
     allow_request_chat_template: bool = False
     """Accept a `chat_template` in the request body (off: templates are code)."""
     api_key: str | None = field(default=None, repr=False)
@@ -285,6 +302,12 @@ def load_deployment_file(path: Path) -> dict[str, Any]:
 
 
 def server_config_from_mapping(values: Mapping[str, Any]) -> ServerConfig:
+    values = dict(values)
+    domains = values.get("allowed_media_domains")
+    if domains is not None:
+        if isinstance(domains, str) or not all(isinstance(d, str) and d for d in domains):
+            raise ConfigError("allowed_media_domains must be a list of host names")
+        values["allowed_media_domains"] = tuple(domains)
     try:
         return ServerConfig(**values)
     except TypeError as exc:

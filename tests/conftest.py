@@ -28,3 +28,11 @@ def tiny_gpt_oss_dir() -> Path:
     from tests.fixtures.gpt_oss import build_tiny_gpt_oss
 
     return build_tiny_gpt_oss()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen35_dir() -> Path:
+    """A tiny random Qwen3.5 vision model on the real Qwen3.5 tokenizer and template."""
+    from tests.fixtures.qwen35 import build_tiny_qwen35
+
+    return build_tiny_qwen35()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from tera_serve.core.conversation import (
+    ContentPart,
     Conversation,
+    ImagePart,
     Message,
     OutputFormat,
     Sampling,
@@ -12,7 +14,12 @@ from tera_serve.core.conversation import (
     ToolChoice,
     ToolSpec,
 )
-from tera_serve.protocol.chat import ChatCompletionRequest, ChatMessage, NamedToolChoice
+from tera_serve.protocol.chat import (
+    ChatCompletionRequest,
+    ChatMessage,
+    ImageUrlPart,
+    NamedToolChoice,
+)
 from tera_serve.protocol.common import SamplingFields
 from tera_serve.protocol.tokenize import TokenizeRequest
 
@@ -33,11 +40,28 @@ def sampling_of(fields: SamplingFields) -> Sampling:
     )
 
 
-def _message(message: ChatMessage) -> Message:
-    text = message.text()
+def _parts(message: ChatMessage, param: str) -> tuple[ContentPart, ...]:
+    if not isinstance(message.content, list) or not any(
+        isinstance(part, ImageUrlPart) for part in message.content
+    ):
+        text = message.text()
+        return (TextPart(text),) if text else ()
+    return tuple(
+        ImagePart(
+            url=part.image_url.url,
+            detail=part.image_url.detail,
+            param=f"{param}.content[{index}].image_url",
+        )
+        if isinstance(part, ImageUrlPart)
+        else TextPart(part.text)
+        for index, part in enumerate(message.content)
+    )
+
+
+def _message(message: ChatMessage, param: str) -> Message:
     return Message(
         role=message.role,
-        parts=(TextPart(text),) if text else (),
+        parts=_parts(message, param),
         name=message.name,
         tool_call_id=message.tool_call_id,
         tool_calls=tuple(
@@ -68,7 +92,7 @@ def _output_format(request: ChatCompletionRequest) -> OutputFormat | None:
 def chat_conversation(request: ChatCompletionRequest) -> Conversation:
     return Conversation(
         model=request.model,
-        messages=tuple(_message(m) for m in request.messages),
+        messages=tuple(_message(m, f"messages[{i}]") for i, m in enumerate(request.messages)),
         sampling=sampling_of(request),
         max_tokens=request.requested_max_tokens(),
         n=request.n,
@@ -102,7 +126,7 @@ def tokenize_conversation(request: TokenizeRequest, model_id: str) -> Conversati
     """/tokenize's `messages`, rendered as a chat request with the same fields would be."""
     return Conversation(
         model=model_id,
-        messages=tuple(_message(m) for m in request.messages or ()),
+        messages=tuple(_message(m, f"messages[{i}]") for i, m in enumerate(request.messages or ())),
         template_kwargs=request.chat_template_kwargs,
         add_generation_prompt=request.add_generation_prompt,
     )

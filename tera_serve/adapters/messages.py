@@ -64,7 +64,7 @@ def _image(block: ImageBlock, param: str) -> ImagePart:
 
 def _parts(blocks: list[TextBlock | ImageBlock], param: str) -> tuple[ContentPart, ...]:
     return tuple(
-        TextPart(b.text) if isinstance(b, TextBlock) else _image(b, f"{param}[{i}]")
+        TextPart(b.text) if isinstance(b, TextBlock) else _image(b, f"{param}[{i}].source")
         for i, b in enumerate(blocks)
     )
 
@@ -91,7 +91,7 @@ def _user_turn(message: MessageParam, param: str) -> list[Message]:
         elif isinstance(block, TextBlock):
             parts.append(TextPart(block.text))
         elif isinstance(block, ImageBlock):
-            parts.append(_image(block, where))
+            parts.append(_image(block, f"{where}.source"))
         else:
             raise InvalidRequestError(
                 f"A user message cannot hold a `{block.type}` block.", param=where

@@ -65,7 +65,9 @@ def _parts(parts: str | list[MessagePart], param: str) -> tuple[ContentPart, ...
                     "here.",
                     param=f"{where}.image_url",
                 )
-            out.append(ImagePart(url=part.image_url, detail=part.detail, param=where))
+            out.append(
+                ImagePart(url=part.image_url, detail=part.detail, param=f"{where}.image_url")
+            )
         else:
             out.append(TextPart(part.refusal))
     return tuple(out)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tera_serve.bounded_work import offload
-from tera_serve.core.conversation import Message, ToolSpec
+from tera_serve.core.conversation import ImagePart, Message, ToolSpec
 from tera_serve.errors import InvalidRequestError
 
 MAX_RENDERED_CHARS = 8 * 1024 * 1024
@@ -38,7 +38,7 @@ class RenderedPrompt:
 
 def message_to_template_dict(message: Message) -> dict[str, Any]:
     """The dict shape chat templates expect (OpenAI-style, arguments as objects)."""
-    out: dict[str, Any] = {"role": message.role, "content": message.text()}
+    out: dict[str, Any] = {"role": message.role, "content": _template_content(message)}
     if message.name is not None:
         out["name"] = message.name
     if message.tool_call_id is not None:
@@ -55,6 +55,17 @@ def message_to_template_dict(message: Message) -> dict[str, Any]:
             for call in message.tool_calls
         ]
     return out
+
+
+def _template_content(message: Message) -> str | list[dict[str, str]]:
+    """Text as one string; with images, the parts in order (`{"type": "image"}` is where a
+    vision template writes the image's placeholder)."""
+    if not any(isinstance(part, ImagePart) for part in message.parts):
+        return message.text()
+    return [
+        {"type": "image"} if isinstance(part, ImagePart) else {"type": "text", "text": part.text}
+        for part in message.parts
+    ]
 
 
 def _arguments_object(arguments: str) -> Any:

@@ -58,6 +58,9 @@ class EngineRequest:
     sampling: SamplingSpec
     reasoning_ended: bool | None = None
     """For reasoning models with a constraint: whether the prompt already closed reasoning."""
+    images: tuple[Any, ...] = ()
+    """Decoded pictures (PIL images), one per image placeholder in `prompt_token_ids`,
+    in order; the engine's processor expands each placeholder."""
 
 
 @dataclass(frozen=True)

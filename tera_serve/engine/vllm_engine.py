@@ -245,6 +245,9 @@ class VllmEngine:
     async def generate(self, request: EngineRequest) -> AsyncIterator[EngineDelta]:
         params = to_sampling_params(request.sampling)
         prompt = TokensPrompt(prompt_token_ids=list(request.prompt_token_ids))
+        if request.images:
+            # One placeholder per image in the ids; vLLM's processor expands each.
+            prompt["multi_modal_data"] = {"image": list(request.images)}
         kwargs: dict[str, Any] = {}
         if request.reasoning_ended is not None:
             kwargs["reasoning_ended"] = request.reasoning_ended

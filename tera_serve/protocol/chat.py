@@ -16,6 +16,26 @@ class TextPart(BaseModel):
     text: str
 
 
+class ImageUrl(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: str
+    """A data URI (`data:image/png;base64,...`), or an http(s) URL where the server allows."""
+    detail: Literal["auto", "low", "high"] | None = None
+    """`low`: the image is scaled to fit 512×512 first (fewer tokens); `auto` and `high`:
+    the model's own image resolution."""
+
+
+class ImageUrlPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+ContentPart = Annotated[TextPart | ImageUrlPart, Field(discriminator="type")]
+
+
 class FunctionCall(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -35,7 +55,7 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
+    content: str | list[ContentPart] | None = None
     name: str | None = None
     tool_call_id: str | None = None
     tool_calls: list[ToolCall] | None = None
@@ -49,12 +69,12 @@ class ChatMessage(BaseModel):
         return self
 
     def text(self) -> str:
-        """The message content as one string (text parts joined)."""
+        """The message content as one string (text parts joined, images left out)."""
         if self.content is None:
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(part.text for part in self.content)
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
 
 
 class FunctionDefinition(BaseModel):

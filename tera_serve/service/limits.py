@@ -53,11 +53,6 @@ def check_conversation_bounds(conversation: Conversation, server: ServerConfig) 
             f"`top_logprobs` must be at most {server.max_top_logprobs}.",
             param=conversation.param("top_logprobs"),
         )
-    for message in conversation.messages:
-        for image in message.images():
-            raise InvalidRequestError(
-                "This server does not take image inputs for this model yet.", param=image.param
-            )
     if len(conversation.tools) > server.max_tools:
         raise InvalidRequestError(
             f"At most {server.max_tools} tools are allowed.", param=conversation.param("tools")

@@ -14,6 +14,7 @@ from tera_serve.engine.base import Engine
 from tera_serve.errors import ConfigError
 from tera_serve.families.base import FamilyProfile
 from tera_serve.families.registry import resolve_family
+from tera_serve.media.vision import load_vision_inputs
 from tera_serve.service.registry import ServedModel
 
 logger = logging.getLogger(__name__)
@@ -72,21 +73,24 @@ def load_served_model(config: ModelConfig, engine_factory: EngineFactory) -> Ser
     tokenizer = load_tokenizer(config)
     template = read_chat_template(config.chat_template)
     renderer = ChatTemplateRenderer(tokenizer, template)
+    hf_config = load_hf_config(config)
     family = resolve_family(
-        load_hf_config(config),
+        hf_config,
         template or getattr(tokenizer, "chat_template", None),
         reasoning_parser=config.reasoning_parser,
         tool_call_parser=config.tool_call_parser,
     )
     engine = engine_factory(config, family)
+    vision = load_vision_inputs(engine.info.model_path, hf_config, tokenizer, config.engine_args)
     logger.info(
-        "model %s ready in %.1f s (context %d, family %s, reasoning %s, tools %s)",
+        "model %s ready in %.1f s (context %d, family %s, reasoning %s, tools %s, images %s)",
         config.served_id,
         time.monotonic() - started,
         engine.info.max_model_len,
         family.name,
         family.reasoning_parser or "none",
         family.tool_call_parser or "none",
+        "yes" if vision else "no",
     )
     return ServedModel(
         config=config,
@@ -95,4 +99,5 @@ def load_served_model(config: ModelConfig, engine_factory: EngineFactory) -> Ser
         family=family,
         created=int(time.time()),
         sampling_defaults=sampling_defaults(config, engine.info.model_path),
+        vision=vision,
     )

@@ -54,7 +54,7 @@ def model_card(served: ServedModel, model_id: str | None = None) -> dict[str, An
         "owned_by": config.owned_by,
         "context_length": served.context_length,
         "max_output_length": served.max_output_length,
-        "input_modalities": ["text"],
+        "input_modalities": ["text", "image"] if served.vision is not None else ["text"],
         "output_modalities": ["text"],
         "supported_sampling_parameters": list(SAMPLING_PARAMETERS),
         "supported_features": supported_features(served),

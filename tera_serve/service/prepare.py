@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from tera_serve.bounded_work import offload
 from tera_serve.chat.prompt_types import ChatPrompt
@@ -20,6 +21,7 @@ from tera_serve.families.base import ParserSetup
 from tera_serve.parsing.base import OutputParser
 from tera_serve.parsing.chain import ParserChain
 from tera_serve.parsing.forced_tools import ForcedToolCallParser
+from tera_serve.service.images import PromptImages, check_image_count, load_prompt_images
 from tera_serve.service.limits import check_conversation_bounds
 from tera_serve.service.prepared import Delivery, PreparedGeneration, new_request_id
 from tera_serve.service.registry import ServedModel
@@ -56,12 +58,27 @@ def _constraint(
     return None, response_format_constraint(conversation, backend)
 
 
+@dataclass(frozen=True)
+class RenderedRequest:
+    forced: ForcedTools | None
+    structured: StructuredConstraint | None
+    prompt: ChatPrompt
+    images: PromptImages
+
+    @property
+    def prompt_tokens(self) -> int:
+        """The prompt's length as the engine runs it, image tokens included."""
+        return self.images.expanded_length(self.prompt.token_ids)
+
+
 async def render_request(
     conversation: Conversation, served: ServedModel, server: ServerConfig
-) -> tuple[ForcedTools | None, StructuredConstraint | None, ChatPrompt]:
-    """Bounds, the output constraint and the prompt: all a request's prompt tokens depend
-    on (count_tokens uses this too, so its count is the request's `input_tokens`)."""
+) -> RenderedRequest:
+    """Bounds, the output constraint, the prompt and its images: all a request's prompt
+    tokens depend on (count_tokens and /tokenize use this too, so their counts are the
+    request's)."""
     check_conversation_bounds(conversation, server)
+    check_image_count(conversation, served, server)
     _check_template_allowed(conversation, server)
     await offload(check_conversation_input, conversation, server, what="checking the request")
     forced, structured = await offload(
@@ -75,7 +92,8 @@ async def render_request(
         served,
         open_reasoning=structured is not None or conversation.thinking_budget is not None,
     )
-    return forced, structured, prompt
+    images = await load_prompt_images(conversation, prompt.token_ids, served, server)
+    return RenderedRequest(forced, structured, prompt, images)
 
 
 async def prepare(
@@ -89,11 +107,17 @@ async def prepare(
 ) -> PreparedGeneration:
     delivery = delivery or Delivery()
     check_prompt_logprobs(conversation.prompt_logprobs, delivery.stream, server)
-    forced, structured, prompt = await render_request(conversation, served, server)
+    rendered = await render_request(conversation, served, server)
+    forced, structured, prompt = rendered.forced, rendered.structured, rendered.prompt
+    if rendered.images.pictures and conversation.prompt_logprobs is not None:
+        raise InvalidRequestError(
+            "Prompt logprobs are not available for prompts with images.",
+            param=conversation.param("prompt_logprobs"),
+        )
     backend = served.config.structured_output_backend
     max_tokens = fit_max_tokens(
         conversation.max_tokens,
-        prompt_tokens=len(prompt.token_ids),
+        prompt_tokens=rendered.prompt_tokens,
         context_length=served.context_length,
         max_output_length=served.config.max_output_length,
         param=conversation.param("max_tokens"),
@@ -109,6 +133,7 @@ async def prepare(
         EngineRequest(
             request_id=f"{request_id}-{index}",
             prompt_token_ids=prompt.token_ids,
+            images=rendered.images.pictures,
             sampling=build_sampling_spec(
                 conversation.sampling,
                 max_tokens=max_tokens,
@@ -143,7 +168,7 @@ async def prepare(
         response_id=f"{response_id_prefix}{request_id}",
         model_id=conversation.model,
         created=PreparedGeneration.now(),
-        prompt_tokens=len(prompt.token_ids),
+        prompt_tokens=rendered.prompt_tokens,
         engine_requests=engine_requests,
         make_parser=make_parser,
         stream=delivery.stream,
@@ -178,5 +203,4 @@ async def count_prompt_tokens(
     conversation: Conversation, served: ServedModel, server: ServerConfig
 ) -> int:
     """The prompt tokens this conversation would be charged as a request."""
-    _, _, prompt = await render_request(conversation, served, server)
-    return len(prompt.token_ids)
+    return (await render_request(conversation, served, server)).prompt_tokens

@@ -12,6 +12,7 @@ from tera_serve.config import ModelConfig
 from tera_serve.engine.base import Engine
 from tera_serve.errors import ModelNotFoundError, ServiceUnavailableError
 from tera_serve.families.base import FamilyProfile
+from tera_serve.media.vision import VisionInputs
 
 
 class ModelState(enum.Enum):
@@ -31,6 +32,8 @@ class ServedModel:
     created: int
     sampling_defaults: Mapping[str, float] = field(default_factory=dict)
     """Generation-config defaults merged with the config's `default_sampling`."""
+    vision: VisionInputs | None = None
+    """How the model takes images; None: a text-only model."""
 
     @property
     def tokenizer(self) -> Any:

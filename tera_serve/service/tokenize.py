@@ -12,9 +12,8 @@ from tera_serve.bounded_work import offload
 from tera_serve.config import ServerConfig
 from tera_serve.core.conversation import Conversation
 from tera_serve.errors import InvalidRequestError
-from tera_serve.service.limits import check_conversation_bounds
+from tera_serve.service.prepare import render_request
 from tera_serve.service.registry import ServedModel
-from tera_serve.service.request_bounds import check_conversation_input
 
 
 def _body(tokens: list[int], served: ServedModel) -> dict[str, Any]:
@@ -24,10 +23,9 @@ def _body(tokens: list[int], served: ServedModel) -> dict[str, Any]:
 async def tokenize_conversation(
     conversation: Conversation, served: ServedModel, server: ServerConfig
 ) -> dict[str, Any]:
-    check_conversation_bounds(conversation, server)
-    await offload(check_conversation_input, conversation, server, what="checking the request")
-    prompt = await served.family.render(conversation, served, open_reasoning=False)
-    return _body(list(prompt.token_ids), served)
+    rendered = await render_request(conversation, served, server)
+    # As the engine runs it: each image placeholder repeated for its image's tokens.
+    return _body(rendered.images.expand(rendered.prompt.token_ids), served)
 
 
 async def tokenize_text(

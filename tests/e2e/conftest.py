@@ -13,6 +13,7 @@ from tests.support.live_server import CPU_TEST_ENGINE_ARGS, LiveServer, live_ser
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 QWEN = "tera-test/tiny-qwen3"
 OSS = "tera-test/tiny-gpt-oss"
+QWEN35 = "tera-test/tiny-qwen3.5-vl"
 
 
 def warm_up(server: LiveServer, model: str) -> None:
@@ -47,5 +48,33 @@ def oss_server(tiny_gpt_oss_dir: Path) -> Iterator[LiveServer]:
     with live_server(
         ["--model", str(tiny_gpt_oss_dir), "--served-model-name", OSS, *CPU_TEST_ENGINE_ARGS],
         "gpt-oss",
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def vision_server(tiny_qwen35_dir: Path) -> Iterator[LiveServer]:
+    """The tiny Qwen3.5 vision model (images, XML tools, template-opened thinking).
+
+    bfloat16: vLLM's CPU Gated-DeltaNet kernel takes no other dtype. Two small image
+    bounds so the bad-image tests need no large files.
+    """
+    with live_server(
+        [
+            "--model",
+            str(tiny_qwen35_dir),
+            "--served-model-name",
+            QWEN35,
+            "--dtype",
+            "bfloat16",
+            "--enforce-eager",
+            "--max-model-len",
+            "2048",
+            "--max-images-per-request",
+            "3",
+            "--max-image-pixels",
+            "1000000",
+        ],
+        "qwen3.5",
     ) as server:
         yield server

@@ -110,7 +110,9 @@ def test_output_format_and_images() -> None:
     assert conversation.output_format.schema == {"type": "object"}
     parts = conversation.messages[0].parts
     assert parts[0] == TextPart("see")
-    assert parts[1] == ImagePart("data:image/png;base64,QQ==", param="messages[0].content[1]")
+    assert parts[1] == ImagePart(
+        "data:image/png;base64,QQ==", param="messages[0].content[1].source"
+    )
 
 
 @pytest.mark.parametrize(

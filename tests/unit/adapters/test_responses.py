@@ -85,7 +85,11 @@ def test_images_are_image_parts() -> None:
     image = {"type": "input_image", "image_url": "data:image/png;base64,AA==", "detail": "low"}
     conversation = _convert(input=[{"role": "user", "content": [image]}])
     assert conversation.messages[0].parts == (
-        ImagePart(url="data:image/png;base64,AA==", detail="low", param="input[0].content[0]"),
+        ImagePart(
+            url="data:image/png;base64,AA==",
+            detail="low",
+            param="input[0].content[0].image_url",
+        ),
     )
 
 
