@@ -56,8 +56,8 @@ def oss_server(tiny_gpt_oss_dir: Path) -> Iterator[LiveServer]:
 def vision_server(tiny_qwen35_dir: Path) -> Iterator[LiveServer]:
     """The tiny Qwen3.5 vision model (images, XML tools, template-opened thinking).
 
-    bfloat16: vLLM's CPU Gated-DeltaNet kernel takes no other dtype. Two small image
-    bounds so the bad-image tests need no large files.
+    bfloat16: vLLM's CPU Gated-DeltaNet kernel takes no other dtype. Small image bounds,
+    so the bad-image tests need no large files.
     """
     with live_server(
         [
@@ -74,6 +74,9 @@ def vision_server(tiny_qwen35_dir: Path) -> Iterator[LiveServer]:
             "3",
             "--max-image-pixels",
             "1000000",
+            # URLs on for one name that resolves to loopback: the address check must refuse.
+            "--allowed-media-domains",
+            "localhost",
         ],
         "qwen3.5",
     ) as server:
