@@ -86,6 +86,8 @@ def test_cpu_default_file_matches_the_no_argument_default(smollm_dir: Path) -> N
         ("models:\n  - {model: a}\n  - {model: a}", "served twice"),
         ("models:\n  - {model: a}\nlog_format: xml", "log_format"),
         ("models:\n  - {model: a, task: sing}", "task"),
+        ("models:\n  - {model: a}\nallowed_media_domains: example.com", "list of host"),
+        ("models:\n  - {model: a}\nmax_images_per_request: 0", "must be positive"),
     ],
 )
 def test_bad_config_files_are_refused(tmp_path: Path, text: str, message: str) -> None:
@@ -95,3 +97,35 @@ def test_bad_config_files_are_refused(tmp_path: Path, text: str, message: str) -
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         server_config_from_mapping(load_deployment_file(path))
+
+
+def test_media_flags_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tera_serve import cli
+
+    monkeypatch.setattr(cli, "embedded_default_model", lambda _args: {"model": "m"})
+    parser = cli.build_parser()
+    args = [
+        "--allowed-media-domains",
+        "images.example.com",
+        "*.cdn.example.org",
+        "--max-images-per-request",
+        "2",
+        "--max-image-pixels",
+        "4000000",
+    ]
+    config = cli.resolve_config(parser.parse_args(args))
+    assert config.allowed_media_domains == ("images.example.com", "*.cdn.example.org")
+    assert (config.max_images_per_request, config.max_image_pixels) == (2, 4_000_000)
+    cli.check_media_policy(config)
+    default = cli.resolve_config(parser.parse_args([]))
+    assert default.allowed_media_domains == ()  # URLs are off unless the operator allows
+
+
+def test_a_malformed_media_domain_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tera_serve import cli
+    from tera_serve.errors import ConfigError
+
+    monkeypatch.setattr(cli, "embedded_default_model", lambda _args: {"model": "m"})
+    ns = cli.build_parser().parse_args(["--allowed-media-domains", "https://example.com/"])
+    with pytest.raises(ConfigError):
+        cli.check_media_policy(cli.resolve_config(ns))
