@@ -14,7 +14,14 @@ from typing import Any
 import orjson
 import pytest
 
-from benchmarks import frontend, schemathesis_run, side_by_side, structured_backends, vllm_cli
+from benchmarks import (
+    frontend,
+    images,
+    schemathesis_run,
+    side_by_side,
+    structured_backends,
+    vllm_cli,
+)
 from tests.support.fake_app import FAKE_MODEL_ID, fake_server
 
 
@@ -172,3 +179,24 @@ def test_schemathesis_runner_on_a_tiny_configuration() -> None:
     assert len({r["operation"] for r in rows}) >= 8
     assert sum(r["server_errors"] for r in rows) == 0
     assert all("|" in schemathesis_run.format_row(r) for r in rows)
+
+
+def test_image_benchmark_tables_from_canned_rows(tmp_path: Path) -> None:
+    row = images.Row(
+        size="96x64",
+        image_kb=16.9,
+        image_tokens=6,
+        concurrency=4,
+        requests=24,
+        errors=0,
+        image_rps=77.6,
+        text_rps=97.2,
+        frontend_cpu_ms_per_image=1.7,
+        image_p50_ms=48,
+        image_p99_ms=67,
+    )
+    csv_path, md_path = images.write_results([row], "images.py --test", tmp_path)
+    assert [r["size"] for r in csv.DictReader(csv_path.open())] == ["96x64"]
+    assert "| 96x64 | 16.9 | 6 | 4 | 77.6 | 97.2 | 1.7 | 48 | 67 | 0 |" in md_path.read_text()
+    png = images.photo_like_png(64, 48)
+    assert png.startswith(b"\x89PNG") and len(png) > 64 * 48  # noise does not compress away
