@@ -217,8 +217,9 @@ def markdown(rows: Sequence[Row], command: str) -> str:
         f"`{command}` on {platform.node()} ({os.cpu_count()} cores), "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Tiny Qwen3.5 vision model, "
         "vLLM on the CPU, one photo-like PNG data URI per request, `max_tokens: 1`. Frontend "
-        "CPU: the HTTP process's CPU per image request minus per text-only request (the engine-core "
-        "process is not counted; vLLM's image processor runs in the HTTP process and is).",
+        "CPU: the HTTP process's CPU per image request minus per text-only request (the "
+        "engine-core process is not counted; vLLM's image processor runs in the HTTP process "
+        "and is).",
         "",
         "| image | PNG KB | image tokens | concurrency | image req/s | text req/s "
         "| frontend CPU ms/image | p50 ms | p99 ms | errors |",
