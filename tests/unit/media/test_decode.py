@@ -110,3 +110,21 @@ def test_low_detail_scales_to_fit_512() -> None:
     assert apply_detail(image, None) is image
     small = decode_image(image_bytes(100, 80), LIMITS, PARAM)
     assert apply_detail(small, "low") is small
+
+
+def _png_header_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims a huge image and whose data is a few bytes: a bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0"))
+
+
+def test_a_decompression_bomb_is_refused_from_its_header() -> None:
+    message = _refusal(_png_header_claiming(100_000, 100_000)).message
+    assert "100000×100000" in message or "cannot be read" in message
