@@ -229,9 +229,11 @@ def test_model_text_that_looks_like_html_stays_text(default_server: LiveServer, 
 def test_image_and_speech_panels_follow_the_model_card(
     default_server: LiveServer, page: Any, tmp_path: Path
 ) -> None:
-    """No served model takes images or speaks yet, so Playwright stands in for /v1/models
-    (a card with both), the chat route and /v1/audio/speech: the page shows the image
-    attach and the speech panel, and sends both in the API's shapes."""
+    """No one served model both takes images and speaks (the vision model's server is
+    another process), so Playwright stands in for /v1/models (a card with both), the chat
+    route and /v1/audio/speech: the page shows the image attach and the speech panel, and
+    sends both in the API's shapes (tests/e2e/test_vision_e2e.py sends those shapes to the
+    real vision model)."""
     card = {
         "id": "test/omni",
         "object": "model",
