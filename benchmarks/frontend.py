@@ -174,6 +174,7 @@ def serve(port: int, model_dir: str, cpu: int | None, loop: str, profile: str | 
         models=(ModelConfig(model=model_dir, served_model_name=MODEL_ID),),
         port=port,
         max_running_per_model=1024,
+        responses_store=":memory:",  # the Responses phase stores each response, as by default
     )
     context = ServerContext(config=config, engine_factory=lambda _c, _f: engine)
     server = build_server(context)
