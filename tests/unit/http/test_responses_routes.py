@@ -167,3 +167,15 @@ async def test_a_store_failure_still_delivers_the_answer(
         assert caplog.text.count("was not stored") == 2
         body = (await client.post("/v1/responses", json=BODY)).json()
         assert (await client.get(f"/v1/responses/{body['id']}")).status_code == 404
+
+
+async def test_ignore_eos_reaches_the_engine(smollm_dir: Path) -> None:
+    """tera-serve's `ignore_eos` extension (the frontend benchmark's fixed-length streams)."""
+    async with fake_server(smollm_dir) as (client, engine, _):
+        for ignore in (False, True):
+            answer = await client.post("/v1/responses", json={**BODY, "ignore_eos": ignore})
+            assert answer.status_code == 200, answer.text
+            assert engine.requests[-1].sampling.ignore_eos is ignore
+        refused = await client.post("/v1/responses", json={**BODY, "ignore_eos": "sometimes"})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["param"] == "ignore_eos"
