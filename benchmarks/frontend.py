@@ -746,22 +746,36 @@ PROTOCOL_TARGET = 1.10
 """Another protocol's stream may cost at most 10 % more server CPU per token than chat's."""
 
 
+def _median_cost(report: Report, phase: str) -> dict[int, float]:
+    """Server CPU µs per token at each concurrency: the median over the phase's repeats
+    (`--phases saturated responses saturated responses ...` interleaves them, so drift on a
+    shared machine falls on both alike)."""
+    costs: dict[int, list[float]] = {}
+    for r in report.levels:
+        if r.phase == phase and r.server_cpu_us_per_token == r.server_cpu_us_per_token:
+            costs.setdefault(r.streams, []).append(r.server_cpu_us_per_token)
+    return {streams: statistics.median(values) for streams, values in costs.items()}
+
+
 def _protocol_ratio_lines(report: Report) -> list[str]:
     """Each protocol phase's server CPU per token over chat's (saturated), per level."""
-    chat = {r.streams: r.server_cpu_us_per_token for r in report.levels if r.phase == "saturated"}
+    chat = _median_cost(report, "saturated")
     lines = []
     for phase in (MESSAGES_PHASE, RESPONSES_PHASE):
+        cost = _median_cost(report, phase)
         pairs = [
-            (r.streams, r.server_cpu_us_per_token / chat[r.streams])
-            for r in report.levels
-            if r.phase == phase and chat.get(r.streams)
+            (streams, cost[streams] / chat[streams])
+            for streams in sorted(cost)
+            if chat.get(streams)
         ]
         if not pairs:
             continue
+        runs = sum(1 for r in report.levels if r.phase == phase) // max(1, len(cost))
+        median = f" (medians of {runs} runs each)" if runs > 1 else ""
         shown = ", ".join(f"{ratio:.2f}× at {streams} streams" for streams, ratio in pairs)
         met = "met" if all(ratio <= PROTOCOL_TARGET for _, ratio in pairs) else "NOT met"
         lines.append(
-            f"{phase.capitalize()} server CPU per token / chat's: {shown} "
+            f"{phase.capitalize()} server CPU per token / chat's{median}: {shown} "
             f"(target ≤ {PROTOCOL_TARGET:.2f}×: {met}).\n"
         )
     return lines

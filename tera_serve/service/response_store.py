@@ -23,15 +23,17 @@ clients send the whole history with `store: false`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
-from tera_serve.bounded_work import WorkPool
+from tera_serve.bounded_work import busy_error
 from tera_serve.config import ServerConfig
 from tera_serve.core.conversation import Message
 from tera_serve.default_model import cache_root
@@ -62,6 +64,38 @@ def default_store_file() -> Path:
     return cache_root() / STORE_FILE
 
 
+class _StoreThread:
+    """Calls on one dedicated thread, each awaited under a deadline; a bounded backlog.
+
+    Lighter than `bounded_work.WorkPool` (one loop wake-up per call, not two: a store call
+    rides on every stored response's last frame). A call abandoned at its deadline is
+    cancelled if it has not started; one that has started finishes on the thread."""
+
+    def __init__(self, max_waiting: int, deadline_s: float) -> None:
+        # One worker: the thread that opens the connection is the only one that uses it.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tera-responses")
+        self._max_waiting = max_waiting
+        self._deadline_s = deadline_s
+        self._waiting = 0
+
+    async def run(self, fn: Callable[..., T], *args: Any, what: str) -> T:
+        if self._waiting >= self._max_waiting:
+            raise busy_error(what, f"{self._waiting} response store calls ahead")
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except TimeoutError:
+            raise busy_error(
+                what, f"the response store did not answer within {self._deadline_s:g} s"
+            ) from None
+        finally:
+            self._waiting -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     owner: str | None
@@ -86,8 +120,7 @@ class ResponseStore:
         self._configured = path
         self._limits = limits
         self._clock = clock
-        # One worker: the thread that opens the connection is the only one that uses it.
-        self._thread = WorkPool(workers=1, max_waiting=MAX_WAITING, deadline_s=DEADLINE_S)
+        self._thread = _StoreThread(MAX_WAITING, DEADLINE_S)
         self._db: ResponseDb | None = None
         self._closed = False
 

@@ -255,3 +255,20 @@ async def test_many_coroutines_share_a_file_and_the_loop_keeps_ticking(tmp_path:
     assert (await store.totals())[0] == 101
     await store.close()
     await other.close()
+
+
+async def test_a_full_backlog_and_a_stuck_call_are_503s() -> None:
+    from tera_serve.errors import ServiceUnavailableError
+    from tera_serve.service.response_store import _StoreThread
+
+    thread = _StoreThread(max_waiting=1, deadline_s=0.2)
+    release = threading.Event()
+    stuck = asyncio.create_task(thread.run(release.wait, 5, what="a stuck call"))
+    await asyncio.sleep(0.05)
+    with pytest.raises(ServiceUnavailableError, match="calls ahead"):
+        await thread.run(lambda: None, what="another call")
+    with pytest.raises(ServiceUnavailableError, match="did not answer"):
+        await stuck
+    release.set()
+    assert await thread.run(lambda: 42, what="a later call") == 42
+    thread.close()
