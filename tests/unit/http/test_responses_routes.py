@@ -179,3 +179,20 @@ async def test_ignore_eos_reaches_the_engine(smollm_dir: Path) -> None:
         refused = await client.post("/v1/responses", json={**BODY, "ignore_eos": "sometimes"})
         assert refused.status_code == 400
         assert refused.json()["error"]["param"] == "ignore_eos"
+
+
+async def test_a_store_path_that_cannot_be_used_stops_the_start_up(
+    smollm_dir: Path, tmp_path: Path
+) -> None:
+    from tera_serve.config import ModelConfig, ServerConfig
+    from tera_serve.errors import ConfigError
+    from tera_serve.http.app import open_response_store
+    from tera_serve.http.context import ServerContext
+
+    config = ServerConfig(
+        models=(ModelConfig(model=str(smollm_dir)),),
+        responses_store=str(tmp_path / "missing" / "responses.sqlite3"),
+    )
+    context = ServerContext(config=config, engine_factory=lambda *_: None)
+    with pytest.raises(ConfigError, match="missing"):
+        await open_response_store(context)
