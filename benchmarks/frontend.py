@@ -15,7 +15,12 @@ cores. For each number of concurrent streams it measures:
   each token) to the client reading it (both clocks are CLOCK_MONOTONIC), p50/p99.
 
 Then 10,000 short requests at 64 streams show the server's RSS growth (a leak shows there
-first) and its peak RSS.
+first) and its peak RSS. The `messages` and `responses` phases are `saturated` through
+POST /v1/messages and POST /v1/responses (stored, as by default, in a `:memory:` store), so
+their per-token cost stands beside chat's:
+
+    .venv/bin/python benchmarks/frontend.py --concurrency 16 64 --duration 4 \
+        --phases saturated responses --rss-requests 0 --name frontend_responses
 
     .venv/bin/python benchmarks/frontend.py                 # ~3 minutes on 2 cores
     .venv/bin/python benchmarks/frontend.py --concurrency 64 --duration 3 --rss-requests 0
@@ -174,6 +179,7 @@ def serve(port: int, model_dir: str, cpu: int | None, loop: str, profile: str | 
         models=(ModelConfig(model=model_dir, served_model_name=MODEL_ID),),
         port=port,
         max_running_per_model=1024,
+        responses_store=":memory:",  # the Responses phase stores each response, as by default
     )
     context = ServerContext(config=config, engine_factory=lambda _c, _f: engine)
     server = build_server(context)
@@ -312,6 +318,17 @@ def _peak_rss_mb(pid: int) -> float:
 def _body(tokens: int, phase: str = "saturated") -> bytes:
     import orjson
 
+    if phase == RESPONSES_PHASE:
+        # Through the OpenAI Responses API (stream, stored as by default, ignore_eos).
+        return orjson.dumps(
+            {
+                "model": MODEL_ID,
+                "input": PROMPT,
+                "max_output_tokens": tokens,
+                "stream": True,
+                "ignore_eos": True,
+            }
+        )
     if phase == MESSAGES_PHASE:
         # The same request through the Anthropic Messages API (stream, ignore_eos extension).
         return orjson.dumps(
@@ -337,6 +354,10 @@ def _body(tokens: int, phase: str = "saturated") -> bytes:
 
 MESSAGES_PHASE = "messages"
 """Saturated, through POST /v1/messages: its per-token cost beside chat's."""
+RESPONSES_PHASE = "responses"
+"""Saturated, through POST /v1/responses: its per-token cost beside chat's."""
+PATHS = {MESSAGES_PHASE: "/v1/messages", RESPONSES_PHASE: "/v1/responses"}
+ID_PREFIXES = ("chatcmpl-", "msg_", "resp_")
 
 
 def _read_messages_part(reply: _Reply, part: bytes, now: float) -> None:
@@ -353,13 +374,32 @@ def _read_messages_part(reply: _Reply, part: bytes, now: float) -> None:
         reply.ok = True
 
 
+def _read_responses_part(reply: _Reply, part: bytes, now: float) -> None:
+    import orjson
+
+    if part.startswith(b"event: response.output_text.delta"):
+        reply.arrivals.append(now)
+    elif part.startswith(b"event: response.created"):
+        reply.response_id = orjson.loads(part.split(b"\ndata: ", 1)[1])["response"]["id"]
+    elif part.startswith((b"event: response.incomplete", b"event: response.completed")):
+        # Cut at max_output_tokens (as every benchmark stream is): `incomplete`, the end.
+        body = orjson.loads(part.split(b"\ndata: ", 1)[1])
+        reply.usage_tokens = body["response"]["usage"]["output_tokens"]
+        reply.ok = True
+
+
 async def _stream_one(session: Any, url: str, body: bytes) -> _Reply:
-    """One streamed chat completion (token frames: those with a `content` field) or, on
-    /v1/messages, one streamed message (token frames: `text_delta`)."""
+    """One streamed chat completion (token frames: those with a `content` field); on
+    /v1/messages one streamed message (token frames: `text_delta`); on /v1/responses one
+    streamed response (token frames: `response.output_text.delta`)."""
     import orjson
 
     reply = _Reply()
-    messages = url.endswith("/v1/messages")
+    read_part = None
+    if url.endswith("/v1/messages"):
+        read_part = _read_messages_part
+    elif url.endswith("/v1/responses"):
+        read_part = _read_responses_part
     headers = {"content-type": "application/json"}
     async with session.post(url, data=body, headers=headers) as response:
         if response.status != 200:
@@ -373,8 +413,8 @@ async def _stream_one(session: Any, url: str, body: bytes) -> _Reply:
             buffer = parts.pop()
             for part in parts:
                 reply.frames.append(now)
-                if messages:
-                    _read_messages_part(reply, part, now)
+                if read_part is not None:
+                    read_part(reply, part, now)
                     continue
                 if b'"content":' in part:
                     reply.arrivals.append(now)
@@ -416,7 +456,7 @@ class Client:
         self, session: Any, phase: str, streams: int, tokens: int, options: Options
     ) -> LevelResult:
         """`streams` workers send requests back to back until the window closes."""
-        path = "/v1/messages" if phase == MESSAGES_PHASE else "/v1/chat/completions"
+        path = PATHS.get(phase, "/v1/chat/completions")
         url = self.base_url + path
         body = _body(tokens, phase)
         replies: list[_Reply] = []
@@ -457,7 +497,9 @@ class Client:
         for reply in replies:
             if reply.response_id is None:
                 continue
-            request_id = reply.response_id.removeprefix("chatcmpl-").removeprefix("msg_")
+            request_id = reply.response_id
+            for prefix in ID_PREFIXES:
+                request_id = request_id.removeprefix(prefix)
             emitted = stamps.get(request_id + "-0", [])
             if len(emitted) != len(reply.arrivals):
                 continue  # a token without text would misalign; none in this script
@@ -681,6 +723,9 @@ def write_results(report: Report, command: str) -> tuple[Path, Path]:
     target = _target_line(report)
     if target:
         text += ["\n", target, "\n"]
+    ratios = _protocol_ratio_lines(report)
+    if ratios:
+        text += ["\n", *ratios]
     memory = report.memory
     if memory is not None:
         text += [
@@ -695,6 +740,45 @@ def write_results(report: Report, command: str) -> tuple[Path, Path]:
         ]
     md_path.write_text("".join(text))
     return csv_path, md_path
+
+
+PROTOCOL_TARGET = 1.10
+"""Another protocol's stream may cost at most 10 % more server CPU per token than chat's."""
+
+
+def _median_cost(report: Report, phase: str) -> dict[int, float]:
+    """Server CPU µs per token at each concurrency: the median over the phase's repeats
+    (`--phases saturated responses saturated responses ...` interleaves them, so drift on a
+    shared machine falls on both alike)."""
+    costs: dict[int, list[float]] = {}
+    for r in report.levels:
+        if r.phase == phase and r.server_cpu_us_per_token == r.server_cpu_us_per_token:
+            costs.setdefault(r.streams, []).append(r.server_cpu_us_per_token)
+    return {streams: statistics.median(values) for streams, values in costs.items()}
+
+
+def _protocol_ratio_lines(report: Report) -> list[str]:
+    """Each protocol phase's server CPU per token over chat's (saturated), per level."""
+    chat = _median_cost(report, "saturated")
+    lines = []
+    for phase in (MESSAGES_PHASE, RESPONSES_PHASE):
+        cost = _median_cost(report, phase)
+        pairs = [
+            (streams, cost[streams] / chat[streams])
+            for streams in sorted(cost)
+            if chat.get(streams)
+        ]
+        if not pairs:
+            continue
+        runs = sum(1 for r in report.levels if r.phase == phase) // max(1, len(cost))
+        median = f" (medians of {runs} runs each)" if runs > 1 else ""
+        shown = ", ".join(f"{ratio:.2f}× at {streams} streams" for streams, ratio in pairs)
+        met = "met" if all(ratio <= PROTOCOL_TARGET for _, ratio in pairs) else "NOT met"
+        lines.append(
+            f"{phase.capitalize()} server CPU per token / chat's{median}: {shown} "
+            f"(target ≤ {PROTOCOL_TARGET:.2f}×: {met}).\n"
+        )
+    return lines
 
 
 def _target_line(report: Report) -> str:

@@ -200,6 +200,8 @@ def start_server(model_dir: str) -> LiveServer:
         "--max-model-len",
         "2048",
         "--no-playground",
+        "--responses-store",
+        ":memory:",  # nothing left in the user's cache
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -49,6 +49,8 @@ from tests.support.live_server import free_port, log_tail, wait_healthy  # noqa:
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 VLLM_CLI = ROOT / "benchmarks" / "vllm_cli.py"
 SERVERS = ("tera-serve", "vllm serve")
+NO_STORE_FILE = ("--responses-store", ":memory:")
+"""Benchmarks leave no stored responses in the user's cache."""
 ENGINE_ARGS = ("--dtype", "float32", "--enforce-eager", "--max-model-len", "2048")
 START_TIMEOUT_S = 420.0
 
@@ -405,6 +407,7 @@ def server_command(server: str, folder: Path, served_id: str, port: int) -> list
             str(folder),
             "--served-model-name",
             served_id,
+            *NO_STORE_FILE,
             *ENGINE_ARGS,
         ]
     command = [

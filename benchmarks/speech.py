@@ -185,9 +185,12 @@ def main(argv: Sequence[str] | None = None) -> list[Level]:
             f"    served_model_name: {MODEL}\n    engine_args: {{workers: {args.workers}}}\n"
         )
         log = Path(tmp) / "server.log"
+        command = [sys.executable, "-m", "tera_serve", "--config", str(config)]
+        # No stored responses left in the user's cache.
+        command += ["--port", str(port), "--responses-store", ":memory:"]
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "tera_serve", "--config", str(config), "--port", str(port)],
+                command,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

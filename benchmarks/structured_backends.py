@@ -322,6 +322,8 @@ def run(options: Options, folder: Path) -> list[BackendResult]:
             MODEL_ID,
             "--structured-output-backend",
             backend,
+            "--responses-store",
+            ":memory:",  # benchmarks leave no stored responses in the user's cache
             *ENGINE_ARGS,
         ]
         env = vllm_environment(tempfile.mkdtemp(prefix="rpc-", dir=work))

@@ -43,6 +43,9 @@ _POSITIVE_SERVER_FIELDS = (
     "max_image_bytes",
     "max_image_pixels",
     "media_fetch_timeout_s",
+    "responses_store_max_age_s",
+    "responses_store_max_responses",
+    "responses_store_max_bytes",
 )
 
 
@@ -190,6 +193,18 @@ class ServerConfig:
     """CPU jobs that may wait for a thread; past it, 503 with Retry-After."""
     cpu_work_timeout_s: float = 10.0
     """Longest a CPU job may wait and run (a request's own chat template is then killed)."""
+    responses_store: str | None = None
+    """SQLite file of the Responses API's stored responses (`store: true`, for
+    previous_response_id and GET /v1/responses/{id}); `:memory:` keeps them in this process
+    only. Default: responses.sqlite3 in the cache folder ($TERA_SERVE_CACHE, else
+    ~/.cache/tera-serve). Replicas on one host may share a file on a local disk, not on NFS."""
+    responses_store_max_age_s: float = 24 * 3600.0
+    """Seconds a stored response is kept after it was created."""
+    responses_store_max_responses: int = 10_000
+    """Most stored responses kept; past it the oldest go first."""
+    responses_store_max_bytes: int = 512 * 1024 * 1024
+    """Most bytes of stored responses (their JSON, input items and history) kept; past it
+    the oldest go first."""
 
     def __post_init__(self) -> None:
         ids: set[str] = set()
@@ -209,6 +224,8 @@ class ServerConfig:
             raise ConfigError("give --api-key or --api-key-file, not both")
         if self.max_queued_per_model < 0:
             raise ConfigError("max_queued_per_model must not be negative")
+        if self.responses_store == "":
+            raise ConfigError("responses_store must be a file path or :memory:")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be text or json, not {self.log_format!r}")
 

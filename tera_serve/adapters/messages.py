@@ -197,6 +197,7 @@ def messages_conversation(request: MessagesCountRequest) -> Conversation:
             top_p=full.top_p if full else None,
             top_k=full.top_k if full else None,
             stop=tuple(full.stop_sequences or ()) if full else (),
+            ignore_eos=full.ignore_eos if full else False,
         ),
         max_tokens=full.max_tokens if full else None,
         tools=tuple(_tool(tool, i) for i, tool in enumerate(request.tools or ())),

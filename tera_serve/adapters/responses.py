@@ -223,7 +223,9 @@ def responses_conversation(
     return Conversation(
         model=request.model,
         messages=tuple(messages),
-        sampling=Sampling(temperature=request.temperature, top_p=request.top_p),
+        sampling=Sampling(
+            temperature=request.temperature, top_p=request.top_p, ignore_eos=request.ignore_eos
+        ),
         max_tokens=request.max_output_tokens,
         tools=tuple(_tool(tool, i) for i, tool in enumerate(request.tools or ())),
         tool_choice=_tool_choice(request.tool_choice),

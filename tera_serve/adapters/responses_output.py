@@ -5,6 +5,10 @@ One `OutputAssembler` turns the event stream into output items (`reasoning`, `me
 step as a semantic event. The stream encoder numbers and sends those events; the folder
 drops them and keeps only the items. Both end with the same `response` object, so a stream
 and its non-stream twin cannot disagree.
+
+The per-token events (`response.output_text.delta`, `response.reasoning_text.delta`) are
+`TextDelta`s rather than dicts: the encoder frames them from bytes serialized once per item,
+byte for byte what orjson makes of the event's dict (`TextDelta.event()`).
 """
 
 from __future__ import annotations
@@ -29,14 +33,41 @@ OnFinal = Callable[[dict[str, Any], Message], None]
 _ID_PREFIXES = {"reasoning": "rs_", "message": "msg_", "function_call": "fc_"}
 
 
+_DELTA_TYPES = {
+    "reasoning": "response.reasoning_text.delta",
+    "message": "response.output_text.delta",
+}
+
+
 @dataclass
 class _Item:
     kind: str  # reasoning | message | function_call
     item_id: str
+    index: int
+    """Its place in `output`."""
     text: list[str] = field(default_factory=list)
     call_id: str = ""
     name: str = ""
     status: str = "in_progress"
+    delta_head: bytes = b""
+    """A text item's delta frame up to its text (see `TextDelta`)."""
+    delta_tail: bytes = b""
+    """...and after it, with `%d` for the sequence number."""
+
+    def __post_init__(self) -> None:
+        delta_type = _DELTA_TYPES.get(self.kind)
+        if delta_type is None:
+            return
+        self.delta_head = (
+            b"event: "
+            + delta_type.encode()
+            + b'\ndata: {"item_id":'
+            + orjson.dumps(self.item_id)
+            + b',"output_index":%d,"content_index":0,"type":"%s","delta":'
+            % (self.index, delta_type.encode())
+        )
+        logprobs = b',"logprobs":[]' if self.kind == "message" else b""
+        self.delta_tail = logprobs + b',"sequence_number":%d}\n\n'
 
     def body(self) -> dict[str, Any]:
         text = "".join(self.text)
@@ -69,6 +100,37 @@ class _Item:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """One text delta of a `reasoning` or `message` item (the per-token event)."""
+
+    item: _Item
+    text: str
+
+    def event(self) -> dict[str, Any]:
+        """The event as a dict, in the key order of every other event."""
+        event: dict[str, Any] = {
+            "item_id": self.item.item_id,
+            "output_index": self.item.index,
+            "content_index": 0,
+            "type": _DELTA_TYPES[self.item.kind],
+            "delta": self.text,
+        }
+        if self.item.kind == "message":
+            event["logprobs"] = []
+        return event
+
+    def frame(self, sequence_number: int) -> bytes:
+        """What `_frame({**self.event(), "sequence_number": n})` gives, from the item's
+        pre-serialized head and tail."""
+        return (
+            self.item.delta_head + orjson.dumps(self.text) + self.item.delta_tail % sequence_number
+        )
+
+
+Event = dict[str, Any] | TextDelta
+
+
 def _text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
@@ -87,14 +149,11 @@ class OutputAssembler:
         self._calls: dict[int, _Item] = {}
         self.finish_reason: str | None = None
 
-    def _start(
-        self, kind: str, events: list[dict[str, Any]], call_id: str = "", name: str = ""
-    ) -> _Item:
+    def _start(self, kind: str, events: list[Event], call_id: str = "", name: str = "") -> _Item:
         self._close(events, "completed")
         index = len(self.items)
-        item = _Item(
-            kind, f"{_ID_PREFIXES[kind]}{self._request_id}_{index}", call_id=call_id, name=name
-        )
+        item_id = f"{_ID_PREFIXES[kind]}{self._request_id}_{index}"
+        item = _Item(kind, item_id, index, call_id=call_id, name=name)
         self.items.append(item)
         self._open = item
         events.append(
@@ -111,12 +170,12 @@ class OutputAssembler:
         return item
 
     def _where(self, item: _Item) -> dict[str, Any]:
-        where: dict[str, Any] = {"item_id": item.item_id, "output_index": self.items.index(item)}
+        where: dict[str, Any] = {"item_id": item.item_id, "output_index": item.index}
         if item.kind != "function_call":
             where["content_index"] = 0
         return where
 
-    def _close(self, events: list[dict[str, Any]], status: str) -> None:
+    def _close(self, events: list[Event], status: str) -> None:
         item = self._open
         if item is None:
             return
@@ -146,26 +205,14 @@ class OutputAssembler:
             }
         )
 
-    def _text(self, kind: str, text: str, events: list[dict[str, Any]]) -> None:
+    def _text(self, kind: str, text: str, events: list[Event]) -> None:
         item = self._open
         if item is None or item.kind != kind:
             item = self._start(kind, events)
         item.text.append(text)
-        if kind == "reasoning":
-            events.append(
-                {**self._where(item), "type": "response.reasoning_text.delta", "delta": text}
-            )
-        else:
-            events.append(
-                {
-                    **self._where(item),
-                    "type": "response.output_text.delta",
-                    "delta": text,
-                    "logprobs": [],
-                }
-            )
+        events.append(TextDelta(item, text))
 
-    def _call(self, call: ToolCallDelta, events: list[dict[str, Any]]) -> None:
+    def _call(self, call: ToolCallDelta, events: list[Event]) -> None:
         if call.id is not None:
             self._calls[call.index] = self._start(
                 "function_call", events, call_id=call.id, name=call.name or ""
@@ -182,9 +229,25 @@ class OutputAssembler:
             }
         )
 
-    def add(self, event: ChoiceEvent) -> list[dict[str, Any]]:
+    def continue_text(self, event: ChoiceEvent) -> _Item | None:
+        """The per-token case: an event that only adds text to the open item of its kind
+        (no other output, not the last) is appended here and its item returned, so the
+        encoder can frame it at once; anything else returns None and goes through `add`."""
+        item = self._open
+        delta = event.delta
+        if item is None or event.finish_reason is not None or delta.tool_calls:
+            return None
+        if item.kind == "message" and delta.content and not delta.reasoning:
+            item.text.append(delta.content)
+            return item
+        if item.kind == "reasoning" and delta.reasoning and not delta.content:
+            item.text.append(delta.reasoning)
+            return item
+        return None
+
+    def add(self, event: ChoiceEvent) -> list[Event]:
         """The semantic events this engine event makes (without sequence numbers)."""
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         if event.delta.reasoning:
             self._text("reasoning", event.delta.reasoning, events)
         if event.delta.content:
@@ -241,10 +304,13 @@ class ResponsesStreamEncoder:
         self._on_final = on_final
         self._sequence = 0
 
-    def _frames(self, events: list[dict[str, Any]]) -> list[bytes]:
+    def _frames(self, events: list[Event]) -> list[bytes]:
         frames = []
         for event in events:
-            frames.append(_frame({**event, "sequence_number": self._sequence}))
+            if isinstance(event, TextDelta):
+                frames.append(event.frame(self._sequence))
+            else:
+                frames.append(_frame({**event, "sequence_number": self._sequence}))
             self._sequence += 1
         return frames
 
@@ -258,6 +324,14 @@ class ResponsesStreamEncoder:
         )
 
     def frames(self, event: ChoiceEvent) -> list[bytes]:
+        item = self._assembler.continue_text(event)
+        if item is not None:  # the hot path: one text delta, from the item's heads
+            self._sequence += 1
+            return [
+                item.delta_head
+                + orjson.dumps(item.text[-1])
+                + item.delta_tail % (self._sequence - 1)
+            ]
         return self._frames(self._assembler.add(event))
 
     def end_frames(self, usage: UsageCounter) -> list[bytes]:
@@ -285,7 +359,8 @@ class ResponsesFolder:
 
     def add(self, event: ChoiceEvent) -> None:
         self.usage.add(event)
-        self._assembler.add(event)
+        if self._assembler.continue_text(event) is None:
+            self._assembler.add(event)
 
     def response(self) -> dict[str, Any]:
         response = final_response(self._head, self._assembler, self.usage)

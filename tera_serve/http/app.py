@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from tera_serve import __version__
 from tera_serve.config import ModelConfig
+from tera_serve.errors import ConfigError
 from tera_serve.http.access import AccessLogMiddleware
 from tera_serve.http.context import ServerContext
 from tera_serve.http.errors import install_error_handlers
@@ -72,6 +73,16 @@ async def load_speech_models(context: ServerContext) -> None:
     await context.speech.load_all(on_ready)
 
 
+async def open_response_store(context: ServerContext) -> None:
+    """Open the store before serving: a path it cannot use stops the start-up, named."""
+    try:
+        await context.responses.open()
+    except ConfigError as exc:
+        logger.error("%s", exc)
+        raise
+    logger.info("responses store: %s", context.responses.location)
+
+
 def create_app(context: ServerContext) -> FastAPI:
     for config in context.config.models:
         if not context.speech.is_speech(config.served_id):
@@ -79,6 +90,7 @@ def create_app(context: ServerContext) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await open_response_store(context)
         loader = asyncio.create_task(load_models_and_freeze(context))
         app.state.loader = loader
         try:
@@ -91,6 +103,8 @@ def create_app(context: ServerContext) -> FastAPI:
                 with contextlib.suppress(Exception):
                     await served.engine.close()
             await context.speech.close()
+            with contextlib.suppress(Exception):
+                await context.responses.close()
 
     app = FastAPI(
         title="tera-serve",

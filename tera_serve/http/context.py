@@ -9,6 +9,7 @@ from tera_serve.metrics import Metrics
 from tera_serve.security.guard import SecurityState
 from tera_serve.service.loading import EngineFactory
 from tera_serve.service.registry import ModelRegistry
+from tera_serve.service.response_store import ResponseStore
 from tera_serve.speech.registry import SpeechModels
 
 
@@ -26,7 +27,10 @@ class ServerContext:
     """Keys, per-key limits, admission control; built from `config`."""
     speech: SpeechModels = field(init=False)
     """The speech models (`task: speech`), beside the chat models of `registry`."""
+    responses: ResponseStore = field(init=False)
+    """The Responses API's stored responses (opened at start-up, or on first use)."""
 
     def __post_init__(self) -> None:
         self.security = SecurityState.from_config(self.config)
         self.speech = SpeechModels(self.metrics.registry, self.config.models)
+        self.responses = ResponseStore.from_config(self.config)

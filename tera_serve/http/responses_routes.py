@@ -2,13 +2,16 @@
 GET /v1/responses/{id}/input_items.
 
 Errors take OpenAI's shape; keys, scopes, limits, admission, metrics and the access log are
-the same as on Chat Completions. Stored responses live in this process's memory
-(`service/response_store.py`), each visible only to the key that created it.
+the same as on Chat Completions. Stored responses live in the server's SQLite store
+(`service/response_store.py`, every call awaited off the event loop), each visible only to
+the key that created it. A finished response is stored before the client receives its end
+(the last stream event, or the body), so a client that chains at once finds it.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,6 +35,8 @@ from tera_serve.http.route_support import (
 from tera_serve.protocol.responses import ResponsesRequest
 from tera_serve.service.prepared import Delivery
 from tera_serve.service.response_store import ResponseStore
+
+logger = logging.getLogger(__name__)
 
 
 def _owner(request: Request) -> str | None:
@@ -57,9 +62,43 @@ def _input_items(body: ResponsesRequest, response_id: str) -> tuple[dict[str, An
     return tuple(items)
 
 
-def build_responses_router(store: ResponseStore | None = None) -> APIRouter:
+class _Keeper:
+    """Keeps a finished response: the encoder or folder hands it over as it ends (sync),
+    then the route awaits the store before the client can read the end."""
+
+    def __init__(
+        self,
+        store: ResponseStore,
+        owner: str | None,
+        body: ResponsesRequest,
+        history: tuple[Message, ...],
+    ) -> None:
+        self._store = store
+        self._owner = owner
+        self._body = body
+        self._history = history
+        self._final: tuple[dict[str, Any], Message] | None = None
+
+    def hand_over(self, response: dict[str, Any], turn: Message) -> None:
+        self._final = (response, turn)
+
+    async def store(self) -> None:
+        if self._final is None:
+            return
+        response, turn = self._final
+        self._final = None
+        full = (*self._history, *input_messages(self._body), turn)
+        try:
+            await self._store.put(
+                response, self._owner, _input_items(self._body, response["id"]), full
+            )
+        except Exception:
+            # The answer itself is sound: deliver it, and say why it cannot be continued.
+            logger.exception("response %s was not stored", response["id"])
+
+
+def build_responses_router() -> APIRouter:
     router = APIRouter()
-    responses = store if store is not None else ResponseStore()
 
     @router.post("/v1/responses", openapi_extra=json_body(ResponsesRequest))
     async def create_response(request: Request) -> Response:
@@ -69,7 +108,9 @@ def build_responses_router(store: ResponseStore | None = None) -> APIRouter:
         owner = _owner(request)
         history: tuple[Message, ...] = ()
         if body.previous_response_id is not None:
-            earlier = responses.get(body.previous_response_id, owner, "previous_response_id")
+            earlier = await context.responses.get(
+                body.previous_response_id, owner, "previous_response_id"
+            )
             history = earlier.history
         conversation = responses_conversation(body, history)
         served, prepared = await admit_conversation(
@@ -78,30 +119,29 @@ def build_responses_router(store: ResponseStore | None = None) -> APIRouter:
         head = ResponseHead(
             prepared.response_id, prepared.created, body.model, echoed_settings(body)
         )
-
-        def keep(response: dict[str, Any], turn: Message) -> None:
-            full = (*history, *input_messages(body), turn)
-            responses.put(response, owner, _input_items(body, response["id"]), full)
-
-        on_final = keep if body.store else None
+        keeper = _Keeper(context.responses, owner, body, history) if body.store else None
+        on_final = keeper.hand_over if keeper is not None else None
         shape = OutputShape(
             functools.partial(ResponsesStreamEncoder, head=head, on_final=on_final),
             functools.partial(ResponsesFolder, head=head, on_final=on_final),
+            keeper.store if keeper is not None else None,
         )
         return await respond(request, context, served, prepared, shape)
 
     @router.get("/v1/responses/{response_id}")
     async def get_response(request: Request, response_id: str) -> Response:
-        return json_response(responses.get(response_id, _owner(request)).response)
+        stored = await context_of(request).responses.get(response_id, _owner(request))
+        return json_response(stored.response)
 
     @router.delete("/v1/responses/{response_id}")
     async def delete_response(request: Request, response_id: str) -> Response:
-        responses.delete(response_id, _owner(request))
+        await context_of(request).responses.delete(response_id, _owner(request))
         return json_response({"id": response_id, "object": "response", "deleted": True})
 
     @router.get("/v1/responses/{response_id}/input_items")
     async def input_items(request: Request, response_id: str) -> Response:
-        items = list(responses.get(response_id, _owner(request)).input_items)
+        stored = await context_of(request).responses.get(response_id, _owner(request))
+        items = list(stored.input_items)
         return json_response(
             {
                 "object": "list",

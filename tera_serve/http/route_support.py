@@ -18,7 +18,7 @@ from tera_serve.errors import (
     ServiceUnavailableError,
 )
 from tera_serve.http.context import ServerContext
-from tera_serve.http.streaming import ChunkEncoder, Folder, folded_body, sse_body
+from tera_serve.http.streaming import ChunkEncoder, Finish, Folder, folded_body, sse_body
 from tera_serve.metrics import GenerationObserver, RequestRecord
 from tera_serve.security.guard import RequestGuard
 from tera_serve.service.prepare import prepare
@@ -32,6 +32,8 @@ class OutputShape:
 
     encoder: Callable[[PreparedGeneration], ChunkEncoder]
     folder: Callable[[PreparedGeneration], Folder]
+    finish: Finish | None = None
+    """Awaited after the last event, before the stream's end or the body goes out."""
 
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -96,12 +98,14 @@ async def respond(
     observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
     if prepared.stream:
         return StreamingResponse(
-            sse_body(prepared, served.engine, shape.encoder(prepared), timeout, observer),
+            sse_body(
+                prepared, served.engine, shape.encoder(prepared), timeout, observer, shape.finish
+            ),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
     body = await folded_body(
-        prepared, served.engine, shape.folder(prepared), request, timeout, observer
+        prepared, served.engine, shape.folder(prepared), request, timeout, observer, shape.finish
     )
     return json_response(body)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -43,6 +43,11 @@ class ChunkEncoder(Protocol):
         ...
 
 
+Finish = Callable[[], Awaitable[None]]
+"""Awaited once the whole response is known and before the client can read its end (the
+Responses store keeps it there, so a client that chains at once finds it)."""
+
+
 class Folder(Protocol):
     usage: UsageCounter
 
@@ -57,6 +62,7 @@ async def sse_body(
     encoder: ChunkEncoder,
     timeout_s: float,
     observer: GenerationObserver,
+    finish: Finish | None = None,
 ) -> AsyncIterator[bytes]:
     observer.start()
     usage = UsageCounter.of(prepared)
@@ -74,7 +80,9 @@ async def sse_body(
                     # One write per event: the final event's text and `delta: {}` frames
                     # go out together (same bytes, one ASGI send and syscall fewer).
                     yield frames[0] if len(frames) == 1 else b"".join(frames)
-        ending = encoder.end_frames(usage)
+            ending = encoder.end_frames(usage)
+            if finish is not None:
+                await finish()
     except TimeoutError:
         outcome = "timeout"
         ending = encoder.error_frames(RequestTimeoutError(timeout_s))
@@ -106,6 +114,7 @@ async def folded_body(
     request: Request,
     timeout_s: float,
     observer: GenerationObserver,
+    finish: Finish | None = None,
 ) -> dict[str, Any]:
     """Collect the whole response; a client that goes away aborts the generation."""
 
@@ -117,7 +126,10 @@ async def folded_body(
                 observer.on_tokens(event.new_tokens, event.finish_reason)
         finally:
             await events.aclose()  # type: ignore[attr-defined]
-        return folder.response()
+        body = folder.response()
+        if finish is not None:
+            await finish()
+        return body
 
     observer.start()
     work = asyncio.create_task(collect())

@@ -138,3 +138,6 @@ class MessagesRequest(MessagesCountRequest):
     top_k: Annotated[int, Field(ge=0)] | None = None
     metadata: Metadata | None = None
     stream: bool = False
+    ignore_eos: bool = False
+    """tera-serve's extension (vLLM's, as on chat): keep generating past the end-of-sequence
+    token until `max_tokens`, for benchmarks that need a fixed output length."""

@@ -170,3 +170,6 @@ class ResponsesRequest(_Item):
     conversation: None = None
     prompt: None = None
     top_logprobs: Literal[0] | None = None
+    ignore_eos: bool = False
+    """tera-serve's extension (vLLM's, as on chat): keep generating past the end-of-sequence
+    token until `max_output_tokens`, for benchmarks that need a fixed output length."""

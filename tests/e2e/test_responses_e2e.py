@@ -5,6 +5,7 @@ reasoning, tools and structured outputs."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Annotated, Any, Literal
 
 import agents
@@ -127,6 +128,12 @@ def test_previous_response_id_continues_and_the_store_answers(default_server: Li
     assert client.responses.retrieve(second.id).output_text == second.output_text
     items = client.responses.input_items.list(second.id)
     assert [item.type for item in items.data] == ["message"]
+    # Both are rows of the server's SQLite file (a test's temporary one), read as another
+    # replica on the host would.
+    assert default_server.responses_store is not None
+    with sqlite3.connect(f"file:{default_server.responses_store}?mode=ro", uri=True) as db:
+        rows = {row[0] for row in db.execute("SELECT id FROM responses")}
+    assert {first.id, second.id} <= rows
     client.responses.delete(first.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(first.id)

@@ -51,7 +51,9 @@ async def fake_server(
         **(engine_kwargs or {}),
     )
     model = model or ModelConfig(model=str(tokenizer_dir), served_model_name=FAKE_MODEL_ID)
-    config = ServerConfig(models=(model,), **(server_overrides or {}))
+    # Stored responses stay in memory unless a test names a file (never the user's cache).
+    overrides = {"responses_store": ":memory:", **(server_overrides or {})}
+    config = ServerConfig(models=(model,), **overrides)
     context = ServerContext(config=config, engine_factory=lambda _config, _family: engine)
     app = create_app(context)
     await load_models(context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +35,8 @@ class LiveServer:
     base_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    responses_store: Path | None = None
+    """The server's own SQLite response store (a temporary file, never the user's cache)."""
 
     @property
     def v1(self) -> str:
@@ -83,12 +86,20 @@ def wait_healthy(
 def live_server(
     args: list[str], name: str, env: dict[str, str] | None = None
 ) -> Iterator[LiveServer]:
-    """Run `python -m tera_serve ARGS` on a free port until the block ends (then SIGTERM)."""
+    """Run `python -m tera_serve ARGS` on a free port until the block ends (then SIGTERM).
+
+    Unless ARGS name one, the server's response store is a file in a temporary folder
+    removed afterwards, so test runs never write into the user's cache."""
     port = free_port()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f"{name}-{port}.log"
     run_env = {**os.environ, **(env or {})}
     run_env["VLLM_RPC_BASE_PATH"] = tempfile.mkdtemp(prefix="tera-e2e-rpc-")
+    store_dir = Path(tempfile.mkdtemp(prefix="tera-e2e-store-"))
+    store: Path | None = None
+    if not any(arg == "--responses-store" or arg.startswith("--responses-store=") for arg in args):
+        store = store_dir / "responses.sqlite3"
+        args = ["--responses-store", str(store), *args]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "tera_serve", "--port", str(port), *args],
@@ -97,12 +108,13 @@ def live_server(
             env=run_env,
             start_new_session=True,
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, store)
     try:
         wait_healthy(server.base_url, process, log_path)
         yield server
     finally:
         stop(server)
+        shutil.rmtree(store_dir, ignore_errors=True)
 
 
 def stop(server: LiveServer, timeout_s: float = 60) -> int | None:

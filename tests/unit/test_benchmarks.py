@@ -39,17 +39,36 @@ def test_frontend_runner_on_a_tiny_configuration(smollm_dir: Path, tmp_path: Pat
         model_dir=str(smollm_dir),
         name="frontend-test",
         results_dir=tmp_path,
+        phases=("saturated", "paced", "responses"),
     )
     report = frontend.run(options)
-    assert [(r.phase, r.streams) for r in report.levels] == [("saturated", 2), ("paced", 2)]
+    phases = ["saturated", "paced", "responses"]
+    assert [(r.phase, r.streams) for r in report.levels] == [(phase, 2) for phase in phases]
     for level in report.levels:
         assert level.errors == 0 and level.requests > 0
         assert level.tokens_per_s > 0 and level.latency_samples > 0
     assert report.memory is not None and report.memory.errors == 0
     csv_path, md_path = frontend.write_results(report, "frontend.py --test")
     rows = list(csv.DictReader(csv_path.open()))
-    assert [row["phase"] for row in rows] == ["saturated", "paced"]
-    assert "Memory over 20 requests" in md_path.read_text()
+    assert [row["phase"] for row in rows] == phases
+    text = md_path.read_text()
+    assert "Memory over 20 requests" in text
+    assert "Responses server CPU per token / chat's: " in text
+
+
+def test_a_responses_stream_is_read_like_a_chat_stream() -> None:
+    """Token frames are `response.output_text.delta` events; the end is response.incomplete (cut at max_output_tokens) or .completed."""
+    reply = frontend._Reply()
+    frames = [
+        b'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_ab"}}',
+        b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"Hi"}',
+        b'event: response.output_text.done\ndata: {"type":"response.output_text.done","text":"Hi"}',
+        b'event: response.incomplete\ndata: {"type":"response.incomplete","response":{"usage":{"output_tokens":1}}}',
+    ]
+    for when, frame in enumerate(frames):
+        frontend._read_responses_part(reply, frame, float(when))
+    assert reply.response_id == "resp_ab" and reply.arrivals == [1.0]
+    assert reply.usage_tokens == 1 and reply.ok
 
 
 async def test_tokenize_endpoints_answer_vllm_bench_prompt_alignment(smollm_dir: Path) -> None:

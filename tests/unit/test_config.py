@@ -88,6 +88,9 @@ def test_cpu_default_file_matches_the_no_argument_default(smollm_dir: Path) -> N
         ("models:\n  - {model: a, task: sing}", "task"),
         ("models:\n  - {model: a}\nallowed_media_domains: example.com", "list of host"),
         ("models:\n  - {model: a}\nmax_images_per_request: 0", "must be positive"),
+        ("models:\n  - {model: a}\nresponses_store_max_bytes: 0", "responses_store_max_bytes"),
+        ("models:\n  - {model: a}\nresponses_store_max_age_s: -1", "responses_store_max_age"),
+        ("models:\n  - {model: a}\nresponses_store: ''", "responses_store"),
     ],
 )
 def test_bad_config_files_are_refused(tmp_path: Path, text: str, message: str) -> None:
@@ -129,3 +132,27 @@ def test_a_malformed_media_domain_fails_at_start(monkeypatch: pytest.MonkeyPatch
     ns = cli.build_parser().parse_args(["--allowed-media-domains", "https://example.com/"])
     with pytest.raises(ConfigError):
         cli.check_media_policy(cli.resolve_config(ns))
+
+
+def test_responses_store_flags() -> None:
+    import argparse
+
+    from tera_serve.cli_options import add_dataclass_flags
+    from tera_serve.config import ServerConfig
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_flags(parser, ServerConfig, skip=frozenset({"models"}))
+    ns = parser.parse_args(
+        [
+            "--responses-store",
+            ":memory:",
+            "--responses-store-max-age-s",
+            "60",
+            "--responses-store-max-responses",
+            "5",
+            "--responses-store-max-bytes",
+            "1000",
+        ]
+    )
+    assert (ns.responses_store, ns.responses_store_max_age_s) == (":memory:", 60.0)
+    assert (ns.responses_store_max_responses, ns.responses_store_max_bytes) == (5, 1000)

@@ -62,6 +62,8 @@ def test_sampling_limits_and_stop_sequences() -> None:
     assert conversation.sampling.temperature == 0.5 and conversation.sampling.top_k == 3
     assert conversation.sampling.stop == ("END",) and conversation.max_tokens == 9
     assert conversation.param("max_tokens") == "max_tokens"
+    assert not conversation.sampling.ignore_eos
+    assert _convert(ignore_eos=True).sampling.ignore_eos  # tera-serve's extension
 
 
 @pytest.mark.parametrize(

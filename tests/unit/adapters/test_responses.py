@@ -34,6 +34,8 @@ def test_string_input_and_instructions() -> None:
     assert conversation.max_tokens == 9 and conversation.sampling.temperature == 0.5
     assert conversation.param("max_tokens") == "max_output_tokens"
     assert conversation.param("messages") == "input"
+    assert not conversation.sampling.ignore_eos
+    assert _convert(ignore_eos=True).sampling.ignore_eos  # the extension reaches sampling
 
 
 def test_items_group_into_turns() -> None:

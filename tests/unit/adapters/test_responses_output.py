@@ -232,3 +232,45 @@ def test_a_failure_after_the_start_is_response_failed() -> None:
     assert payload["type"] == "response.failed" and payload["sequence_number"] == 2
     assert payload["response"]["status"] == "failed"
     assert payload["response"]["error"] == {"code": "server_error", "message": "engine died"}
+
+
+@pytest.mark.parametrize("kind", ["message", "reasoning"])
+@pytest.mark.parametrize("text", ["Hi", "", 'é "q" \\ \n\u2028 🌊 \x00', "%d %s"])
+def test_text_deltas_from_pre_serialized_heads_are_the_dicts_bytes(kind: str, text: str) -> None:
+    from tera_serve.adapters.responses_output import TextDelta, _frame, _Item
+
+    delta = TextDelta(_Item(kind, f'x_%d_{kind}"', 3), text)
+    assert delta.frame(41) == _frame({**delta.event(), "sequence_number": 41})
+    expected_type = (
+        "response.output_text.delta" if kind == "message" else "response.reasoning_text.delta"
+    )
+    expected = {
+        "item_id": f'x_%d_{kind}"',
+        "output_index": 3,
+        "content_index": 0,
+        "type": expected_type,
+        "delta": text,
+        **({"logprobs": []} if kind == "message" else {}),
+        "sequence_number": 41,
+    }
+    head, data = delta.frame(41).split(b"\ndata: ", 1)
+    assert head == b"event: " + expected_type.encode() and data.endswith(b"\n\n")
+    assert orjson.loads(data) == expected and list(orjson.loads(data)) == list(expected)
+
+
+def test_every_streamed_frame_is_orjsons_encoding_of_its_event() -> None:
+    """The hot path (`continue_text`) and the dict path frame alike, byte for byte."""
+    from tera_serve.adapters.responses_output import _frame
+
+    texts = [ChoiceEvent(0, ParsedDelta(content='é "q" \n\u2028 🌊'), None, 1)] * 3
+    encoder = ResponsesStreamEncoder(_prepared(), head=HEAD)
+    frames = encoder.start_frames()
+    for event in [*EVENTS[:3], *texts, *EVENTS[3:]]:
+        frames += encoder.frames(event)
+    frames += encoder.end_frames(UsageCounter.of(_prepared()))
+    numbers = []
+    for frame in frames:
+        data = orjson.loads(frame.split(b"\ndata: ", 1)[1])
+        assert frame == _frame(data)
+        numbers.append(data["sequence_number"])
+    assert numbers == list(range(len(frames)))

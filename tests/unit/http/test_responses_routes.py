@@ -3,10 +3,12 @@ response, the store continues conversations and is scoped to the key that create
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from openai.types.responses import Response
 
 from tests.support.fake_app import FAKE_MODEL_ID, fake_server
@@ -133,3 +135,64 @@ async def test_malformed_fields_are_4xx_in_openai_shape(smollm_dir: Path) -> Non
         assert 400 in statuses
         assert app.state.context.security.in_flight == 0
         assert engine.unfinished_requests() == 0
+
+
+async def test_a_file_store_outlives_the_server(smollm_dir: Path, tmp_path: Path) -> None:
+    """Streamed and stored before its last event; a second server on the file answers."""
+    overrides = {"responses_store": str(tmp_path / "responses.sqlite3")}
+    async with fake_server(smollm_dir, server_overrides=overrides) as (client, _engine, app):
+        streamed = await client.post("/v1/responses", json={**BODY, "stream": True})
+        final = _events(streamed.text)[-1]["response"]
+        await app.state.context.responses.close()
+    async with fake_server(smollm_dir, server_overrides=overrides) as (client, _engine, _):
+        assert (await client.get(f"/v1/responses/{final['id']}")).json() == final
+        follow = {"model": FAKE_MODEL_ID, "input": "more", "previous_response_id": final["id"]}
+        assert (await client.post("/v1/responses", json=follow)).status_code == 200
+
+
+async def test_a_store_failure_still_delivers_the_answer(
+    smollm_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with fake_server(smollm_dir) as (client, _engine, app):
+        store = app.state.context.responses
+
+        async def broken(*_args: Any) -> bool:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        store.put = broken
+        for stream in (False, True):
+            answer = await client.post("/v1/responses", json={**BODY, "stream": stream})
+            assert answer.status_code == 200
+            assert "Hello there, friend." in answer.text
+        assert caplog.text.count("was not stored") == 2
+        body = (await client.post("/v1/responses", json=BODY)).json()
+        assert (await client.get(f"/v1/responses/{body['id']}")).status_code == 404
+
+
+async def test_ignore_eos_reaches_the_engine(smollm_dir: Path) -> None:
+    """tera-serve's `ignore_eos` extension (the frontend benchmark's fixed-length streams)."""
+    async with fake_server(smollm_dir) as (client, engine, _):
+        for ignore in (False, True):
+            answer = await client.post("/v1/responses", json={**BODY, "ignore_eos": ignore})
+            assert answer.status_code == 200, answer.text
+            assert engine.requests[-1].sampling.ignore_eos is ignore
+        refused = await client.post("/v1/responses", json={**BODY, "ignore_eos": "sometimes"})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["param"] == "ignore_eos"
+
+
+async def test_a_store_path_that_cannot_be_used_stops_the_start_up(
+    smollm_dir: Path, tmp_path: Path
+) -> None:
+    from tera_serve.config import ModelConfig, ServerConfig
+    from tera_serve.errors import ConfigError
+    from tera_serve.http.app import open_response_store
+    from tera_serve.http.context import ServerContext
+
+    config = ServerConfig(
+        models=(ModelConfig(model=str(smollm_dir)),),
+        responses_store=str(tmp_path / "missing" / "responses.sqlite3"),
+    )
+    context = ServerContext(config=config, engine_factory=lambda *_: None)
+    with pytest.raises(ConfigError, match="missing"):
+        await open_response_store(context)

@@ -113,6 +113,8 @@ def threaded_server(
         step_delay_s=step_delay_s,
     )
     model = ModelConfig(model=str(tokenizer_dir), served_model_name=FAKE_MODEL_ID)
+    # Its start-up opens the response store: in memory, never the user's cache.
+    overrides = {"responses_store": ":memory:", **overrides}
     config = ServerConfig(models=(model,), port=free_port(), **overrides)
     context = ServerContext(config=config, engine_factory=lambda *_: engine)
     server = build_server(context)
