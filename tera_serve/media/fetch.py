@@ -344,8 +344,17 @@ async def _fetch(url: str, policy: FetchPolicy) -> bytes:
             outcome = await _get_once(pool, target, policy)
             if isinstance(outcome, bytes):
                 return outcome
-            target = _parse_target(outcome, policy)
+            target = _redirect_target(target, outcome, policy)
     raise _Refused(f"Fetching the image URL was redirected more than {policy.max_redirects} times.")
+
+
+def _redirect_target(current: _Target, location: str, policy: FetchPolicy) -> _Target:
+    """The next hop, checked like the first; https never downgrades to plain http (what
+    the client sent over TLS must not be fetched in the clear)."""
+    target = _parse_target(location, policy)
+    if current.scheme == "https" and target.scheme == "http":
+        raise _Refused(f"'{current.host}' redirected the image URL from https to http; refused.")
+    return target
 
 
 async def _get_once(

@@ -552,3 +552,18 @@ async def test_a_refused_connection_is_a_400_naming_the_host() -> None:
         port = probe.getsockname()[1]
     message = await refused(f"http://127.0.0.1:{port}/image", LOCAL)
     assert message == "Could not connect to '127.0.0.1' to fetch the image URL."
+
+
+def test_a_redirect_from_https_to_http_is_refused() -> None:
+    policy = FetchPolicy(allowed_domains=("images.example.com",), max_bytes=1000)
+    current = fetch._parse_target("https://images.example.com/a.png", policy)
+    with pytest.raises(fetch._Refused, match="from https to http"):
+        fetch._redirect_target(current, "http://images.example.com/b.png", policy)
+    upgraded = fetch._redirect_target(
+        fetch._parse_target("http://images.example.com/a.png", policy),
+        "https://images.example.com/b.png",
+        policy,
+    )
+    assert upgraded.scheme == "https" and upgraded.target == "/b.png"
+    same = fetch._redirect_target(current, "https://images.example.com/c.png", policy)
+    assert (same.scheme, same.host, same.target) == ("https", "images.example.com", "/c.png")
