@@ -18,13 +18,8 @@ import pytest
 
 from tera_serve.errors import ConfigError, InvalidRequestError
 from tera_serve.media import fetch
-from tera_serve.media.fetch import (
-    FetchPolicy,
-    fetch_url,
-    host_is_allowed,
-    is_public_address,
-    normalize_host,
-)
+from tera_serve.media.fetch import FetchPolicy, fetch_url
+from tera_serve.media.hosts import host_is_allowed, is_public_address, normalize_host
 
 IMAGE = bytes(range(256)) * 40  # 10 KiB, every byte value
 ENDLESS_CAP = 64 * 1024 * 1024  # the endless body stops here even if nobody stops reading
