@@ -1,4 +1,11 @@
-"""End-to-end servers: the real `tera-serve` process and real vLLM on the CPU."""
+"""End-to-end servers: the real `tera-serve` process and real vLLM on the CPU.
+
+The shared servers below are session fixtures that start on first use and stop right after
+the last test that needs them (`pytest_runtest_teardown`), and the e2e modules run grouped
+by the shared server they use (`pytest_collection_modifyitems`): so only one or two model
+servers are up at any time, which keeps the suite's peak memory inside its budget
+(tests/support/memory_watch.py reports it).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,63 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.live_server import CPU_TEST_ENGINE_ARGS, LiveServer, live_server
+from tests.support import hostile
+from tests.support.hostile import Target
+from tests.support.live_server import CPU_TEST_ENGINE_ARGS, LiveServer, live_server, stop
+from tests.unit.security.support import make_keys_file
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 QWEN = "tera-test/tiny-qwen3"
 OSS = "tera-test/tiny-gpt-oss"
 QWEN35 = "tera-test/tiny-qwen3.5-vl"
+
+# The shared servers, in the order their users run.
+SHARED_SERVERS = ("default_server", "hostile_server", "qwen_server", "oss_server", "vision_server")
+_running: dict[str, LiveServer] = {}
+
+
+def _shared(name: str, server: LiveServer) -> LiveServer:
+    _running[name] = server
+    return server
+
+
+def _shared_rank(item: pytest.Item) -> int:
+    used = [i for i, name in enumerate(SHARED_SERVERS) if name in item.fixturenames]
+    return min(used) if used else len(SHARED_SERVERS)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
+    """Unit tests first, then the e2e tests grouped by the first shared server they use.
+
+    A test that uses no shared server stays with its module's first group, so a module's
+    own server (a module fixture) starts once. Order is kept within each group."""
+    module_rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        module_rank[module] = min(module_rank.get(module, len(SHARED_SERVERS)), _shared_rank(item))
+    modules = list(module_rank)
+
+    def key(entry: tuple[int, pytest.Item]) -> tuple[int, int, int, int]:
+        position, item = entry
+        module = item.nodeid.split("::")[0]
+        if "/e2e/" not in f"/{module}":
+            return 0, 0, 0, position
+        rank = _shared_rank(item)
+        rank = rank if rank < len(SHARED_SERVERS) else module_rank[module]
+        return 1, rank, modules.index(module), position
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=key)]
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop each shared server once no test still to run needs it."""
+    if not _running:
+        return
+    items = item.session.items
+    rest = items[items.index(nextitem) :] if nextitem is not None else []
+    for name in list(_running):
+        if not any(name in later.fixturenames for later in rest):
+            stop(_running.pop(name))
 
 
 def warm_up(server: LiveServer, model: str) -> None:
@@ -30,7 +88,24 @@ def default_server(smollm_dir: object) -> Iterator[LiveServer]:
     """`tera-serve` with no --model: the embedded SmolLM2-135M-Instruct."""
     with live_server([], "default") as server:
         warm_up(server, DEFAULT_MODEL)
-        yield server
+        yield _shared("default_server", server)
+
+
+@pytest.fixture(scope="session")
+def hostile_server(
+    smollm_dir: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, Target, Path]]:
+    """The embedded default models behind a keys file (tests/support/hostile.KEY_SPECS),
+    shared by the hostile modules: (server, target with each key's secret, keys file)."""
+    keys_file = tmp_path_factory.mktemp("hostile") / "keys.yaml"
+    secrets = make_keys_file(keys_file, hostile.KEY_SPECS)
+    args = ["--keys-file", str(keys_file), *hostile.HOSTILE_SERVER_ARGS]
+    with live_server(args, "hostile") as server:
+        target = Target(server.base_url, secrets)
+        warm = target.post("/v1/chat/completions", hostile.chat(max_tokens=2))
+        assert warm.status_code == 200, warm.text
+        _shared("hostile_server", server)
+        yield server, target, keys_file
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +114,7 @@ def qwen_server(tiny_qwen3_dir: Path) -> Iterator[LiveServer]:
     with live_server(
         ["--model", str(tiny_qwen3_dir), "--served-model-name", QWEN, *CPU_TEST_ENGINE_ARGS], "qwen"
     ) as server:
-        yield server
+        yield _shared("qwen_server", server)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +124,7 @@ def oss_server(tiny_gpt_oss_dir: Path) -> Iterator[LiveServer]:
         ["--model", str(tiny_gpt_oss_dir), "--served-model-name", OSS, *CPU_TEST_ENGINE_ARGS],
         "gpt-oss",
     ) as server:
-        yield server
+        yield _shared("oss_server", server)
 
 
 @pytest.fixture(scope="session")
@@ -80,4 +155,4 @@ def vision_server(tiny_qwen35_dir: Path) -> Iterator[LiveServer]:
         ],
         "qwen3.5",
     ) as server:
-        yield server
+        yield _shared("vision_server", server)

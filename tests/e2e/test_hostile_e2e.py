@@ -16,26 +16,11 @@ import pytest
 
 from tests.support import hostile
 from tests.support.hostile import Target
-from tests.support.live_server import LiveServer, live_server
-from tests.unit.security.support import make_keys_file
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 
 HEALTH_BOUND_S = 2.0
-
-
-@pytest.fixture(scope="module")
-def hostile_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[LiveServer, Target, Path]]:
-    keys_file = tmp_path_factory.mktemp("hostile") / "keys.yaml"
-    secrets = make_keys_file(keys_file, hostile.KEY_SPECS)
-    args = ["--keys-file", str(keys_file), *hostile.HOSTILE_SERVER_ARGS]
-    with live_server(args, "hostile") as server:
-        target = Target(server.base_url, secrets)
-        warm = target.post("/v1/chat/completions", hostile.chat(max_tokens=2))
-        assert warm.status_code == 200, warm.text
-        yield server, target, keys_file
 
 
 @pytest.fixture
