@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.support.memory_watch"]
+
 
 @pytest.fixture(scope="session")
 def smollm_dir() -> Path:
