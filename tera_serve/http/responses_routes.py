@@ -40,8 +40,9 @@ logger = logging.getLogger(__name__)
 
 
 def _owner(request: Request) -> str | None:
+    """The key's identity (its secret's hash), never its name: two keys never share one."""
     key = guard_of(request).key
-    return key.name if key is not None else None
+    return key.identity if key is not None else None
 
 
 def _input_items(body: ResponsesRequest, response_id: str) -> tuple[dict[str, Any], ...]:

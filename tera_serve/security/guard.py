@@ -107,8 +107,21 @@ def key_store(config: ServerConfig) -> KeyStore | None:
     static: tuple[KeyRecord, ...] = ()
     if secret is not None:
         # The operator's own key: every model, and the admin routes (/metrics).
-        static = (KeyRecord(name=STATIC_KEY_NAME, sha256=hash_secret(secret), scopes=("admin",)),)
+        source = (
+            f"--api-key-file {config.api_key_file}"
+            if config.api_key_file is not None
+            else "--api-key (or TERA_API_KEY)"
+        )
+        static = (
+            KeyRecord(
+                name=STATIC_KEY_NAME,
+                sha256=hash_secret(secret),
+                scopes=("admin",),
+                source=source,
+            ),
+        )
     path = Path(config.keys_file).expanduser() if config.keys_file else None
+    # Refuses a keys-file entry that shares the static key's name or secret (ConfigError).
     return KeyStore(path, static)
 
 

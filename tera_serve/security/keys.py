@@ -14,7 +14,12 @@ ends in `.json`):
 
 An empty file, or one that does not parse, never revokes anything: the server keeps the
 keys it had (an editor may have truncated the file to rewrite it). Revoking every key is
-an explicit `keys: []`.
+an explicit `keys: []`. Neither are two keys that share a name or a secret (the file's
+entries and the `--api-key` key, which is named `api-key`, together): the server refuses to
+start, or keeps the keys it had, and says which two.
+
+A key's *identity* (what owns its stored responses and its limits) is its secret's hash,
+not its name (DESIGN rule 12): names are for logs and metrics.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +80,16 @@ class KeyRecord:
     created: str | None = None
     hint: str | None = None
     """The secret's last four characters, to tell keys apart in `keys list`."""
+    source: str = field(default="", compare=False)
+    """Where the key comes from, for error messages (never written to the file)."""
+
+    @property
+    def identity(self) -> str:
+        """What owns the key's stored responses and limit buckets: its secret's whole hash,
+        so two keys never share one, whatever their names or sources. A rotated key (a new
+        secret under the same name) is a new identity: it starts with fresh limits and
+        cannot read what the old secret stored."""
+        return "key:" + self.sha256
 
     @property
     def is_admin(self) -> bool:
@@ -134,6 +149,7 @@ def record_from_mapping(raw: Any, where: str) -> KeyRecord:
         scopes=tuple(scopes),
         created=str(raw["created"]) if raw.get("created") is not None else None,
         hint=str(raw["hint"]) if raw.get("hint") is not None else None,
+        source=where,
         **limits,
     )
 
@@ -149,13 +165,33 @@ def read_keys_file(path: Path) -> tuple[KeyRecord, ...]:
     if not isinstance(raw, dict) or not isinstance(raw.get("keys"), list):
         raise ConfigError(f"{path}: expected a mapping with a `keys` list")
     records = tuple(
-        record_from_mapping(item, f"{path.name}: keys[{i}]")
+        record_from_mapping(item, f"{path}: keys[{i}]")
         for i, item in enumerate(raw.get("keys") or [])
     )
-    names = [r.name for r in records]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{path}: key names must be unique")
+    check_distinct(records)
     return records
+
+
+def check_distinct(records: Sequence[KeyRecord]) -> None:
+    """ConfigError naming both keys when two share a name (logs, metrics and `keys revoke`
+    would take one for the other) or a secret (one of them could never be told apart)."""
+    by_name: dict[str, KeyRecord] = {}
+    by_hash: dict[str, KeyRecord] = {}
+    for record in records:
+        first = by_name.setdefault(record.name, record)
+        if first is not record:
+            static = f" (the --api-key key is always named {STATIC_KEY_NAME!r})"
+            raise ConfigError(
+                f"two keys are named {record.name!r}: {first.source or 'one'} and "
+                f"{record.source or 'another'}; give each key a name of its own"
+                + (static if record.name == STATIC_KEY_NAME else "")
+            )
+        first = by_hash.setdefault(record.sha256, record)
+        if first is not record:
+            raise ConfigError(
+                f"two keys have the same secret: {first.name!r} ({first.source or 'one'}) and "
+                f"{record.name!r} ({record.source or 'another'}); give each key its own secret"
+            )
 
 
 def write_keys_file(path: Path, records: Sequence[KeyRecord]) -> None:
@@ -217,6 +253,7 @@ class KeyStore:
                 )
             self._signature = _signature(path)
             self._records = read_keys_file(path)
+        check_distinct(self._static + self._records)
 
     @property
     def records(self) -> tuple[KeyRecord, ...]:
@@ -246,6 +283,7 @@ class KeyStore:
             return
         try:
             records = read_keys_file(self._path)
+            check_distinct(self._static + records)
         except ConfigError as exc:
             self._signature = signature  # retry on the next change, not every second
             logger.error("keeping the previous keys: %s", exc)

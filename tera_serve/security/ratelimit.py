@@ -91,17 +91,34 @@ def _seconds(value: float) -> str:
     return f"{max(math.ceil(value), 0)}s"
 
 
+def _idle(usage: KeyUsage, now: float) -> bool:
+    """Nothing in flight, reserved or in either window: the same as a fresh KeyUsage."""
+    return (
+        usage.concurrent == 0
+        and usage.reserved == 0
+        and usage.requests.used(now) == 0
+        and usage.tokens.used(now) == 0
+    )
+
+
 class RateLimiter:
-    """Usage per key name (a reloaded key keeps its usage; a revoked one is never asked for)."""
+    """Usage per key identity, never per name (DESIGN rule 12): a reloaded key keeps its
+    usage, a rotated one (a new secret under the same name) starts afresh, and two keys
+    never share a bucket."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._usage: dict[str, KeyUsage] = {}
 
     def _of(self, key: KeyRecord) -> KeyUsage:
-        usage = self._usage.get(key.name)
+        usage = self._usage.get(key.identity)
         if usage is None:
-            usage = self._usage[key.name] = KeyUsage()
+            # A key seen for the first time: drop idle buckets (rotated or revoked keys'),
+            # so the table follows the keys in use, not every secret ever presented.
+            now = self._clock()
+            for identity in [i for i, u in self._usage.items() if _idle(u, now)]:
+                del self._usage[identity]
+            usage = self._usage[key.identity] = KeyUsage()
         return usage
 
     def admit(self, key: KeyRecord) -> None:
