@@ -20,7 +20,10 @@ from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 
-HEALTH_BOUND_S = 2.0
+# A freeze bound against a hang (the loop stuck for good), not a latency claim: a loaded
+# 2-core machine may answer slowly. The worst /health latency per attack is measured by
+# benchmarks/hostile.py (DESIGN rule 8).
+HEALTH_HANG_BOUND_S = 10.0
 
 
 @pytest.fixture
@@ -31,7 +34,7 @@ def attack(hostile_server: tuple[LiveServer, Target, Path]) -> Iterator[Target]:
         yield target
     assert prober.failures == 0, "the /health prober got an error"
     assert prober.samples > 0
-    assert prober.worst_s < HEALTH_BOUND_S, f"/health took {prober.worst_s:.2f} s"
+    assert prober.worst_s < HEALTH_HANG_BOUND_S, f"/health took {prober.worst_s:.2f} s"
     assert server.process.poll() is None
     assert server.unfinished_requests() == 0
 
@@ -45,7 +48,7 @@ def _all(outcome: hostile.Outcome, status: int, param: str | None = None) -> Non
 def test_tools_with_huge_anyof_schemas(attack: Target) -> None:
     outcome = hostile.tools_anyof(attack)
     _all(outcome, 400)  # more JSON values than any real body: refused before parsing
-    assert outcome.seconds < 60
+    assert outcome.params == [None, None], outcome  # the body's; a parsed one names a tool
 
 
 def test_detokenize_millions_of_ids(attack: Target) -> None:
@@ -55,7 +58,7 @@ def test_detokenize_millions_of_ids(attack: Target) -> None:
 def test_completions_with_a_million_prompts(attack: Target) -> None:
     outcome = hostile.completion_prompt_flood(attack)
     _all(outcome, 400)
-    assert outcome.seconds < 60
+    assert outcome.params == [None] * 4, outcome  # the body's, before parsing (not `prompt`)
 
 
 def test_deeply_nested_tool_call_arguments(attack: Target) -> None:
@@ -87,8 +90,8 @@ def test_path_cannot_forge_log_lines(
 
 def test_request_chat_templates_are_stopped(attack: Target) -> None:
     outcome = hostile.request_template_loops(attack)
+    # Each was stopped: the loops run for hours, and the client gives up after 120 s.
     _all(outcome, 400, "chat_template")
-    assert outcome.seconds < 30
 
 
 def test_prompts_times_n_is_bounded_before_tokenizing(attack: Target) -> None:

@@ -278,4 +278,5 @@ def test_bad_images_never_stall_others(vision_server: LiveServer) -> None:
     assert statuses.count(200) == 3
     assert good.choices[0].finish_reason == "length"
     assert prober.failures == 0 and prober.samples > 0
-    assert prober.worst_s < 5.0, f"/health took {prober.worst_s:.2f} s"
+    # A bound against a frozen loop, not a latency claim (DESIGN rule 8).
+    assert prober.worst_s < 10.0, f"/health took {prober.worst_s:.2f} s"
