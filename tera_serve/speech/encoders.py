@@ -4,10 +4,18 @@ Every format is written so that its bytes can go to the client as they are made:
 raw 16-bit little-endian samples; `wav` is that behind a header whose sizes say "unknown
 length" (as streaming servers send it; decoders read to the end); `mp3`, `flac`, `opus` (in
 Ogg) and `aac` (ADTS frames) come from FFmpeg's encoders through PyAV.
+
+An encoder made `whole` gives every byte at `finish()`, its header with the real length:
+the sizes of a wav; FLAC's STREAMINFO total sample count (and MD5); mp3's Xing/LAME frame
+(frame count, encoder delay and padding, so decoders trim to the exact length). FFmpeg's
+muxers write those by seeking back at the end, which a stream of chunks cannot do. A
+streamed FLAC says "total unknown", which the format allows but libsndfile cannot read
+(it reports ~10^11 hours): so an `audio` response sends FLAC whole (`WHOLE_FORMATS`).
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Mapping
 from fractions import Fraction
@@ -31,6 +39,8 @@ CONTENT_TYPES: Mapping[str, str] = MappingProxyType(
 )
 """What each response_format is sent as (`Content-Type`)."""
 FORMATS = tuple(CONTENT_TYPES)
+WHOLE_FORMATS: frozenset[str] = frozenset({"flac"})
+"""Formats an `audio` response sends whole: the rest decode to their length from a stream."""
 
 _UNKNOWN_SIZE = 0xFFFFFFFF
 # (container, codec, sample format, bit rate)
@@ -87,14 +97,22 @@ def wav_header(sample_rate: int, data_bytes: int = _UNKNOWN_SIZE) -> bytes:
 class WavEncoder:
     content_type = CONTENT_TYPES["wav"]
 
-    def __init__(self, sample_rate: int) -> None:
-        self._header: bytes | None = wav_header(sample_rate)
+    def __init__(self, sample_rate: int, whole: bool = False) -> None:
+        self._sample_rate = sample_rate
+        self._header: bytes | None = None if whole else wav_header(sample_rate)
+        self._data: bytearray | None = bytearray() if whole else None
 
     def encode(self, samples: Samples) -> bytes:
+        if self._data is not None:
+            self._data += to_pcm16(samples)
+            return b""
         header, self._header = self._header or b"", None
         return header + to_pcm16(samples)
 
     def finish(self) -> bytes:
+        if self._data is not None:
+            data, self._data = bytes(self._data), bytearray()
+            return wav_header(self._sample_rate, len(data)) + data
         header, self._header = self._header or b"", None
         return header
 
@@ -119,9 +137,10 @@ class _Sink:
 
 
 class AvEncoder:
-    """mp3, flac, opus or aac through PyAV (FFmpeg), muxed into a streamable container."""
+    """mp3, flac, opus or aac through PyAV (FFmpeg), muxed into a streamable container (or,
+    `whole`, into one file whose header the muxer completes at the end)."""
 
-    def __init__(self, response_format: str, sample_rate: int) -> None:
+    def __init__(self, response_format: str, sample_rate: int, whole: bool = False) -> None:
         import av
 
         container_format, codec, sample_format, bit_rate = _AV_FORMATS[response_format]
@@ -129,7 +148,10 @@ class AvEncoder:
         self._sample_rate = sample_rate
         self._sample_format = sample_format
         self._sink = _Sink()
-        self._container: Any = av.open(self._sink, mode="w", format=container_format)
+        # Whole: a seekable file, so the muxer rewrites the header when it closes.
+        self._whole: io.BytesIO | None = io.BytesIO() if whole else None
+        output = self._sink if self._whole is None else self._whole
+        self._container: Any = av.open(output, mode="w", format=container_format)
         stream: Any = self._container.add_stream(codec, rate=sample_rate, layout="mono")
         if bit_rate is not None:
             stream.bit_rate = bit_rate
@@ -163,12 +185,16 @@ class AvEncoder:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
             self._container.close()
+            if self._whole is not None:
+                return self._whole.getvalue()
         return self._sink.take()
 
 
-def new_encoder(response_format: str, sample_rate: int) -> AudioEncoder:
+def new_encoder(response_format: str, sample_rate: int, whole: bool = False) -> AudioEncoder:
+    """The encoder of a format; `whole`: all bytes at `finish()`, headers with real lengths
+    (pcm has no header: the same bytes either way)."""
     if response_format == "pcm":
         return PcmEncoder()
     if response_format == "wav":
-        return WavEncoder(sample_rate)
-    return AvEncoder(response_format, sample_rate)
+        return WavEncoder(sample_rate, whole)
+    return AvEncoder(response_format, sample_rate, whole)

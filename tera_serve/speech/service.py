@@ -19,7 +19,7 @@ import orjson
 
 from tera_serve.errors import InvalidRequestError, RequestTimeoutError, ServerError, TeraError
 from tera_serve.protocol.speech import SpeechRequest
-from tera_serve.speech.encoders import CONTENT_TYPES, AudioEncoder, new_encoder
+from tera_serve.speech.encoders import CONTENT_TYPES, WHOLE_FORMATS, AudioEncoder, new_encoder
 from tera_serve.speech.engine import SAMPLE_RATE, Synthesis
 from tera_serve.speech.metrics import SpeechObserver
 from tera_serve.speech.registry import ServedSpeech
@@ -41,6 +41,12 @@ class SpeechJob:
     stream_format: str
     characters: int
     ignored: list[str] = field(default_factory=list)
+
+    @property
+    def sent_whole(self) -> bool:
+        """An `audio` FLAC comes whole, its header with the real length (encoders.py); an
+        `sse` stream is streaming by request, so its FLAC says "length unknown"."""
+        return self.stream_format == "audio" and self.response_format in WHOLE_FORMATS
 
     @property
     def content_type(self) -> str:
@@ -107,7 +113,7 @@ async def speech_body(
     job: SpeechJob, observer: SpeechObserver, timeout_s: float
 ) -> AsyncIterator[bytes]:
     observer.start()
-    encoder = new_encoder(job.response_format, SAMPLE_RATE)
+    encoder = new_encoder(job.response_format, SAMPLE_RATE, whole=job.sent_whole)
     outcome = "ok"
     sse = job.stream_format == "sse"
     pieces = _audio_pieces(job, encoder, observer)

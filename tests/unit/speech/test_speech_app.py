@@ -20,7 +20,14 @@ from tera_serve.engine.fake import FakeEngine
 from tera_serve.http.app import create_app, load_models
 from tera_serve.http.context import ServerContext
 from tera_serve.speech.assets import KOKORO_MODEL_ID, KOKORO_MODEL_REF, ensure_kokoro
+from tera_serve.speech.encoders import FORMATS
 from tera_serve.speech.engine import KokoroEngine
+from tests.support.audio import (
+    SOUNDFILE_FORMATS,
+    flac_total_samples,
+    pyav_samples,
+    soundfile_samples,
+)
 from tests.support.fake_app import FAKE_MODEL_ID, scripted_text
 from tests.unit.security.support import bearer, is_contract_error, make_keys_file
 
@@ -222,3 +229,50 @@ async def test_a_timeout_after_the_first_byte_ends_sse_with_an_error(
         metrics = (await client.get("/metrics")).text
         assert f'tera_speech_requests_running{{model="{KOKORO_MODEL_ID}"}} 0.0' in metrics
         assert f'tera_aborts_total{{model="{KOKORO_MODEL_ID}",reason="timeout"}} 1.0' in metrics
+
+
+def _audio_seconds_total(metrics: str) -> float:
+    prefix = f'tera_speech_audio_seconds_total{{model="{KOKORO_MODEL_ID}"}} '
+    return sum(
+        float(line[len(prefix) :]) for line in metrics.splitlines() if line.startswith(prefix)
+    )
+
+
+async def test_every_format_decodes_to_the_audio_synthesized(
+    smollm_dir: Path, kokoro: KokoroEngine
+) -> None:
+    """Each format as `audio` and as `sse` (the deltas joined): PyAV, and soundfile where
+    libsndfile reads the format, decode it to the seconds the engine synthesized. An `audio`
+    FLAC comes whole with its total in STREAMINFO; an `sse` one says "unknown" (PyAV still
+    reads every frame; libsndfile cannot, so it is not asked)."""
+    async with speech_app(smollm_dir, kokoro) as (client, _):
+        for fmt in FORMATS:
+            for stream_format in ("audio", "sse"):
+                before = _audio_seconds_total((await client.get("/metrics")).text)
+                response = await client.post(
+                    "/v1/audio/speech",
+                    json=_speech(
+                        input="One. Two.", response_format=fmt, stream_format=stream_format
+                    ),
+                )
+                assert response.status_code == 200, response.text[:200]
+                synthesized = _audio_seconds_total((await client.get("/metrics")).text) - before
+                data = response.content
+                if stream_format == "sse":
+                    data = b"".join(
+                        base64.b64decode(json.loads(line[6:]).get("audio", ""))
+                        for line in response.text.splitlines()
+                        if line.startswith("data: ")
+                    )
+                case = (fmt, stream_format)
+                slack = 0.1 if fmt in ("mp3", "aac", "opus") else 0.5 / 24_000
+                decoders = [pyav_samples]
+                if fmt in SOUNDFILE_FORMATS and case != ("flac", "sse"):
+                    decoders.append(soundfile_samples)
+                for decode in decoders:
+                    samples, rate = decode(fmt, data)
+                    assert synthesized - 0.5 / 24_000 <= samples / rate, (case, decode)
+                    assert samples / rate <= synthesized + slack, (case, decode)
+                if fmt == "flac":
+                    total = flac_total_samples(data)
+                    assert total == (round(synthesized * 24_000) if stream_format == "audio" else 0)
