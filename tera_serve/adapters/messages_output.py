@@ -46,8 +46,10 @@ def stop_reason(finish_reason: str | None, stop_sequence: str | None, called: bo
 
 
 def usage_body(usage: UsageCounter) -> dict[str, Any]:
+    """Anthropic's three input figures add up to the prompt: `input_tokens` is the part the
+    prefix cache did not serve (clients add them up to size their context)."""
     return {
-        "input_tokens": usage.prompt_tokens,
+        "input_tokens": usage.prompt_tokens - usage.cached_tokens,
         "output_tokens": usage.completion_tokens,
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": usage.cached_tokens,

@@ -155,3 +155,21 @@ def test_text_deltas_are_the_bytes_of_the_dict_encoding() -> None:
         delta = {"type": f"{kind}_delta", field: text}
         payload = {"type": "content_block_delta", "index": encoder._index, "delta": delta}
         assert frames[-1] == b"event: content_block_delta\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+def test_usage_input_figures_add_up_to_the_prompt() -> None:
+    """A prefix-cache hit moves tokens from `input_tokens` to `cache_read_input_tokens`;
+    it never counts them twice (Claude Code sums the three to size its context)."""
+    cached = [ChoiceEvent(0, ParsedDelta(content="Hi"), None, 1, cached_tokens=5)]
+    folder = MessagesFolder(_prepared())
+    for event in cached:
+        folder.add(event)
+    for usage in (_replay_stream(cached)[-2][1]["usage"], folder.response()["usage"]):
+        assert usage["cache_read_input_tokens"] == 5
+        assert usage["input_tokens"] == 2
+        assert (
+            usage["input_tokens"]
+            + usage["cache_read_input_tokens"]
+            + usage["cache_creation_input_tokens"]
+            == 7
+        )
