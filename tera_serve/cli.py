@@ -162,6 +162,7 @@ def embedded_default_model(engine_args: dict[str, Any]) -> dict[str, Any]:
         "model": str(path),
         "served_model_name": DEFAULT_MODEL_ID,
         "hugging_face_id": DEFAULT_MODEL_ID,
+        "max_output_length": 4096,
         "engine_args": defaults,
         # A 135M model rambles when sampled; the demo answers greedily unless asked otherwise.
         "default_sampling": {"temperature": 0.0},

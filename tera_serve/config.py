@@ -78,8 +78,9 @@ class ModelConfig:
     """Tokenizer folder or id; defaults to the model's."""
     context_length: int | None = None
     """Advertised context; defaults to the engine's max_model_len."""
-    max_output_length: int = 4096
-    """Largest `max_tokens` a request may ask for (Tera: 4,096)."""
+    max_output_length: int | None = None
+    """The ceiling on a request's `max_tokens` (larger values are clamped to it; Tera's
+    catalog configs: 4,096); defaults to the context length, as `vllm serve`."""
     quantization: str | None = None
     """Label shown in /v1/models; derived from dtype/quantization when unset."""
     hugging_face_id: str | None = None

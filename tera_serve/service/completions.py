@@ -85,7 +85,7 @@ async def prepare_batch(
             batch.max_tokens,
             prompt_tokens=len(prompt_ids),
             context_length=served.context_length,
-            max_output_length=served.config.max_output_length,
+            max_output_length=served.max_output_length,
             prompt_param="prompt",
         )
         for i in range(batch.n):

@@ -119,8 +119,7 @@ async def prepare(
         conversation.max_tokens,
         prompt_tokens=rendered.prompt_tokens,
         context_length=served.context_length,
-        max_output_length=served.config.max_output_length,
-        param=conversation.param("max_tokens"),
+        max_output_length=served.max_output_length,
         prompt_param=conversation.param("messages"),
     )
     bias = parse_logit_bias(conversation.sampling.logit_bias, len(served.tokenizer))

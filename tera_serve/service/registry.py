@@ -45,9 +45,10 @@ class ServedModel:
 
     @property
     def max_output_length(self) -> int:
-        """What /v1/models advertises: no answer can be longer than the context. Requests are
-        checked against the configured cap and then clamped to the context they leave."""
-        return min(self.config.max_output_length, self.context_length)
+        """The ceiling on every request's max_tokens, and what /v1/models advertises: the
+        configured cap, or the whole context when the config sets none (as `vllm serve`)."""
+        configured = self.config.max_output_length
+        return min(configured or self.context_length, self.context_length)
 
 
 @dataclass

@@ -15,12 +15,13 @@ def fit_max_tokens(
     prompt_tokens: int,
     context_length: int,
     max_output_length: int,
-    param: str = "max_tokens",
     prompt_param: str = "messages",
 ) -> int:
-    """Decide max_tokens: 400 beyond the model's max output; clamp to what the context leaves.
+    """Decide max_tokens, for every protocol: a ceiling, never a refusal (DESIGN rules 2, 11).
 
-    A prompt that leaves no room for even one token is `context_length_exceeded`.
+    Clients send `max_tokens` as a ceiling (Claude Code sends 32,000 to a model it does not
+    know), so a value above the model's maximum output or what the context leaves is clamped
+    to it. Only a prompt that leaves no room for even one token is `context_length_exceeded`.
     """
     room = context_length - prompt_tokens
     if room < 1:
@@ -29,13 +30,7 @@ def fit_max_tokens(
             f"{prompt_tokens} tokens, which leaves no room to generate.",
             param=prompt_param,
         )
-    if requested is not None and requested > max_output_length:
-        raise InvalidRequestError(
-            f"`{param}` is {requested}, above this model's maximum output of "
-            f"{max_output_length} tokens.",
-            param=param,
-        )
-    wanted = requested if requested is not None else max_output_length
+    wanted = max_output_length if requested is None else min(requested, max_output_length)
     return min(wanted, room)
 
 

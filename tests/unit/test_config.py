@@ -74,6 +74,7 @@ def test_cpu_default_file_matches_the_no_argument_default(smollm_dir: Path) -> N
     assert model.served_id == builtin["served_model_name"]
     assert dict(model.engine_args) == builtin["engine_args"]
     assert dict(model.default_sampling) == builtin["default_sampling"]
+    assert model.max_output_length == builtin["max_output_length"] == 4096
 
 
 @pytest.mark.parametrize(
