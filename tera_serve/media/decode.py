@@ -85,7 +85,9 @@ def decode_image(data: bytes, limits: ImageLimits, param: str) -> DecodedImage:
             "The data is not an image in a format this server takes (PNG, JPEG, WebP, GIF).",
             param,
         ) from exc
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except MemoryError:
+        raise  # the server's trouble, not the image's
+    except Exception as exc:  # Pillow's plugins raise many types on hostile headers
         raise _refuse(f"The image cannot be read: {exc}", param) from exc
     width, height = image.size
     if width < 1 or height < 1:
@@ -102,10 +104,14 @@ def decode_image(data: bytes, limits: ImageLimits, param: str) -> DecodedImage:
             image.seek(0)  # an animated GIF or WebP: its first frame
             picture = image.convert("RGB")
             picture.load()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        # Truncated or corrupt pixel data: Pillow only finds out while decoding.
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # Truncated or corrupt pixel data: Pillow only finds out while decoding, and its
+        # decoders raise OSError, SyntaxError, EOFError, struct.error, ... for it.
         raise _refuse(f"The image data is truncated or corrupt: {exc}", param) from exc
-    return DecodedImage(picture=picture, width=width, height=height)
+    # The decoded frame's own size: what the engine's processor sees, so what is counted.
+    return DecodedImage(picture=picture, width=picture.width, height=picture.height)
 
 
 LOW_DETAIL_SIDE = 512

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tera_serve.errors import InvalidRequestError
+
 logger = logging.getLogger(__name__)
 
 # model_type → the image placeholder its chat template writes (one per image).
@@ -38,10 +40,21 @@ class VisionInputs:
     """The model's transformers image processor (sizes → patches)."""
     merge_size: int
 
-    def tokens_for(self, width: int, height: int) -> int:
-        """Prompt tokens one image of this size becomes (its placeholder's expansion)."""
-        patches = int(self.processor.get_number_of_image_patches(height, width, {}))
-        return patches // (self.merge_size * self.merge_size)
+    def tokens_for(self, width: int, height: int, param: str) -> int:
+        """Prompt tokens one image of this size becomes (its placeholder's expansion).
+
+        A size the processor refuses (Qwen's: an aspect ratio over 200) is a 400 naming the
+        image: vLLM's processor, which sizes the image the same way, would refuse it too,
+        and only after admission."""
+        try:
+            patches = self.processor.get_number_of_image_patches(height, width, {})
+        except Exception as exc:  # the processor's own refusal, whatever its type
+            raise InvalidRequestError(
+                f"The image is {width}×{height}; the model's image processor cannot take it: {exc}",
+                param=param,
+                code="invalid_image",
+            ) from exc
+        return int(patches) // (self.merge_size * self.merge_size)
 
 
 def images_disabled(engine_args: Mapping[str, Any]) -> bool:

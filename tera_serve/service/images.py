@@ -128,6 +128,10 @@ async def load_prompt_images(
     decoded = [task.result() for task in tasks]
     return PromptImages(
         pictures=tuple(image.picture for image in decoded),
-        tokens=tuple(vision.tokens_for(image.width, image.height) for image in decoded),
+        # A size the processor refuses is refused here, before the engine sees the image.
+        tokens=tuple(
+            vision.tokens_for(image.width, image.height, part.param)
+            for image, part in zip(decoded, parts, strict=True)
+        ),
         placeholder_id=vision.placeholder_id,
     )

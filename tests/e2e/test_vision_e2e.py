@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.conftest import QWEN, QWEN35
 from tests.support.hostile import HealthProber
-from tests.support.images import data_uri, image_bytes
+from tests.support.images import CHAT_IMAGE_PARAM, data_uri, image_bytes, text_then_image
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -212,19 +212,8 @@ def test_messages_and_responses_see_the_same_image_tokens(vision_server: LiveSer
     assert response.usage.input_tokens == reference.usage.prompt_tokens
 
 
-def _bad(image_url: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": QUESTION},
-                {"type": "image_url", "image_url": {"url": image_url}},
-            ],
-        }
-    ]
-
-
-PARAM = "messages[0].content[1].image_url"
+_bad = text_then_image
+PARAM = CHAT_IMAGE_PARAM
 TRUNCATED = image_bytes(300, 200, fmt="JPEG")[:1500]
 BAD_IMAGES: dict[str, tuple[list[dict[str, Any]], str]] = {
     "not an image": (_bad(data_uri(b"just some text", "image/png")), "not an image"),

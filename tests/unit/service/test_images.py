@@ -19,7 +19,7 @@ from tera_serve.service.images import (
     check_image_count,
     load_prompt_images,
 )
-from tests.support.images import data_uri, image_bytes
+from tests.support.images import EXTREME_SIZES, data_uri, image_bytes, qwen35_image_processor
 
 PAD = 7
 
@@ -104,3 +104,35 @@ def test_no_images_is_the_prompt_as_is() -> None:
     assert asyncio.run(load_prompt_images(conversation, (1, 2), _served(None), SERVER)) is NO_IMAGES
     assert PromptImages().expand((1, 2)) == [1, 2]
     assert PromptImages().expanded_length((1, 2)) == 2
+
+
+def test_a_size_the_processor_refuses_is_a_400_naming_that_image() -> None:
+    """Qwen's processor refuses an aspect ratio over 200 (a 1×300 PNG): a 400, not a 500."""
+    processor = qwen35_image_processor(tiny=True)
+    vision = VisionInputs(placeholder_id=PAD, processor=processor, merge_size=2)
+    for width, height in EXTREME_SIZES:
+        conversation = _conversation(
+            data_uri(image_bytes(96, 64)), data_uri(image_bytes(width, height))
+        )
+        with pytest.raises(InvalidRequestError) as caught:
+            asyncio.run(load_prompt_images(conversation, (PAD, PAD), _served(vision), SERVER))
+        assert caught.value.status == 400
+        assert caught.value.code == "invalid_image"
+        assert caught.value.param == "messages[0].content[1].image_url"
+        assert "aspect ratio" in caught.value.message
+
+
+class FailsOnWideImages(PatchCounter):
+    def get_number_of_image_patches(self, height: int, width: int, _kwargs: Any) -> int:
+        if width > height:
+            raise RuntimeError("this processor takes no landscape images")
+        return super().get_number_of_image_patches(height, width, _kwargs)
+
+
+def test_any_processor_failure_names_its_image() -> None:
+    vision = VisionInputs(placeholder_id=PAD, processor=FailsOnWideImages(), merge_size=2)
+    conversation = _conversation(data_uri(image_bytes(64, 64)), data_uri(image_bytes(96, 64)))
+    with pytest.raises(InvalidRequestError) as caught:
+        asyncio.run(load_prompt_images(conversation, (PAD, PAD), _served(vision), SERVER))
+    assert caught.value.param == "messages[0].content[1].image_url"
+    assert "no landscape images" in caught.value.message
