@@ -234,3 +234,9 @@ def responses_conversation(
         reasoning_effort="high" if effort == "xhigh" else effort,
         params=RESPONSES_PARAMS,
     )
+
+
+def carried_messages(request: ResponsesRequest, conversation: Conversation) -> tuple[Message, ...]:
+    """What a stored response carries to the next one: the conversation without this
+    request's `instructions` (history, then input, as responses_conversation laid it out)."""
+    return conversation.messages[1:] if request.instructions else conversation.messages

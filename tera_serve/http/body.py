@@ -1,13 +1,18 @@
-"""Request bodies: read under the size limit, then parse and validate off the event loop.
+"""Request bodies: read under the size limit, then parse, bound, validate and translate
+off the event loop.
 
 orjson, the depth walk and pydantic each cost time in proportion to the body (a 7 MB list
 of 3.5 M token ids is a second of work); they run in the CPU pool (bounded_work.py), so
-the loop keeps routing bytes for every other request meanwhile.
+the loop keeps routing bytes for every other request meanwhile. pydantic holds the GIL
+for as long as it validates, pool or not, so the lists it would walk are counted first
+(request_bounds.check_list_lengths); translating the model to a Conversation is Python
+work that grows with the turns too, and runs in the pool after it.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel
@@ -15,6 +20,7 @@ from starlette.requests import ClientDisconnect
 
 from tera_serve.bounded_work import offload
 from tera_serve.config import ServerConfig
+from tera_serve.core.conversation import Conversation
 from tera_serve.errors import ClientDisconnectedError, PayloadTooLargeError
 from tera_serve.http.context import ServerContext
 from tera_serve.http.validation import parse_json_body, validate_body
@@ -42,11 +48,22 @@ async def read_raw_body(request: Request, limit: int) -> bytes:
 
 def _parse(model: type[ModelT], raw: bytes, server: ServerConfig) -> ModelT:
     body = parse_json_body(raw, server.max_json_depth)
-    check_list_lengths(body, server)
-    return validate_body(model, body)
+    try:
+        check_list_lengths(body, server)
+        return validate_body(model, body)
+    finally:
+        # A refusal's traceback keeps this frame (and the parsed body) alive up to the
+        # loop: free the values here, in the worker.
+        body.clear()
 
 
 async def read_model(model: type[ModelT], request: Request, context: ServerContext) -> ModelT:
     """The body as `model`, or a 400 / 413 (a busy CPU pool: 503)."""
     raw = await read_raw_body(request, context.config.max_body_bytes)
     return await offload(_parse, model, raw, context.config, what="reading the body")
+
+
+async def translated(translate: Callable[..., Conversation], *args: Any) -> Conversation:
+    """A read body as a Conversation (a protocol adapter's `translate(*args)`), in the CPU
+    pool; read_model has bounded its turns and parts."""
+    return await offload(translate, *args, what="reading the request")

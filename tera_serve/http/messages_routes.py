@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from tera_serve.adapters.messages import messages_conversation
 from tera_serve.adapters.messages_output import MessagesFolder, MessagesStreamEncoder
-from tera_serve.http.body import read_model
+from tera_serve.http.body import read_model, translated
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
@@ -39,8 +39,9 @@ def build_messages_router() -> APIRouter:
         context = context_of(request)
         check_accepting(context)
         body = await read_model(MessagesRequest, request, context)
+        conversation = await translated(messages_conversation, body)
         served, prepared = await admit_conversation(
-            request, context, messages_conversation(body), Delivery(stream=body.stream), "msg_"
+            request, context, conversation, Delivery(stream=body.stream), "msg_"
         )
         return await respond(request, context, served, prepared, MESSAGES_SHAPE)
 
@@ -49,7 +50,8 @@ def build_messages_router() -> APIRouter:
         context = context_of(request)
         body = await read_model(MessagesCountRequest, request, context)
         served = await admit(request, context, model_or_default(body.model, context))
-        count = await count_prompt_tokens(messages_conversation(body), served, context.config)
+        conversation = await translated(messages_conversation, body)
+        count = await count_prompt_tokens(conversation, served, context.config)
         return json_response({"input_tokens": count})
 
     return router

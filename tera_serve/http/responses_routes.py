@@ -17,11 +17,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tera_serve.adapters.responses import input_messages, responses_conversation
+from tera_serve.adapters.responses import carried_messages, responses_conversation
 from tera_serve.adapters.responses_body import ResponseHead, echoed_settings
 from tera_serve.adapters.responses_output import ResponsesFolder, ResponsesStreamEncoder
+from tera_serve.bounded_work import offload
 from tera_serve.core.conversation import Message
-from tera_serve.http.body import read_model
+from tera_serve.http.body import read_model, translated
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
@@ -65,19 +66,20 @@ def _input_items(body: ResponsesRequest, response_id: str) -> tuple[dict[str, An
 
 class _Keeper:
     """Keeps a finished response: the encoder or folder hands it over as it ends (sync),
-    then the route awaits the store before the client can read the end."""
+    then the route awaits the store before the client can read the end. What it keeps of
+    the input (items, messages) is made before the first byte, in the CPU pool."""
 
     def __init__(
         self,
         store: ResponseStore,
         owner: str | None,
-        body: ResponsesRequest,
-        history: tuple[Message, ...],
+        input_items: tuple[dict[str, Any], ...],
+        carried: tuple[Message, ...],
     ) -> None:
         self._store = store
         self._owner = owner
-        self._body = body
-        self._history = history
+        self._input_items = input_items
+        self._carried = carried
         self._final: tuple[dict[str, Any], Message] | None = None
 
     def hand_over(self, response: dict[str, Any], turn: Message) -> None:
@@ -88,11 +90,9 @@ class _Keeper:
             return
         response, turn = self._final
         self._final = None
-        full = (*self._history, *input_messages(self._body), turn)
+        full = (*self._carried, turn)
         try:
-            await self._store.put(
-                response, self._owner, _input_items(self._body, response["id"]), full
-            )
+            await self._store.put(response, self._owner, self._input_items, full)
         except Exception:
             # The answer itself is sound: deliver it, and say why it cannot be continued.
             logger.exception("response %s was not stored", response["id"])
@@ -113,14 +113,20 @@ def build_responses_router() -> APIRouter:
                 body.previous_response_id, owner, "previous_response_id"
             )
             history = earlier.history
-        conversation = responses_conversation(body, history)
+        conversation = await translated(responses_conversation, body, history)
         served, prepared = await admit_conversation(
             request, context, conversation, Delivery(stream=body.stream), "resp_"
         )
         head = ResponseHead(
             prepared.response_id, prepared.created, body.model, echoed_settings(body)
         )
-        keeper = _Keeper(context.responses, owner, body, history) if body.store else None
+        keeper: _Keeper | None = None
+        if body.store:
+            items = await offload(
+                _input_items, body, prepared.response_id, what="reading the request"
+            )
+            carried = carried_messages(body, conversation)
+            keeper = _Keeper(context.responses, owner, items, carried)
         on_final = keeper.hand_over if keeper is not None else None
         shape = OutputShape(
             functools.partial(ResponsesStreamEncoder, head=head, on_final=on_final),

@@ -12,7 +12,7 @@ from tera_serve.adapters.completions import prompt_batch
 from tera_serve.adapters.completions_output import CompletionChunkEncoder, CompletionFolder
 from tera_serve.adapters.response_extras import with_fold_extras, with_stream_extras
 from tera_serve.errors import InvalidRequestError
-from tera_serve.http.body import read_model
+from tera_serve.http.body import read_model, translated
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     OutputShape,
@@ -62,8 +62,9 @@ def build_router() -> APIRouter:
         context = context_of(request)
         check_accepting(context)
         body = await read_model(ChatCompletionRequest, request, context)
+        conversation = await translated(chat_conversation, body)
         served, prepared = await admit_conversation(
-            request, context, chat_conversation(body), _delivery(body), "chatcmpl-"
+            request, context, conversation, _delivery(body), "chatcmpl-"
         )
         return await respond(request, context, served, prepared, CHAT_SHAPE)
 
@@ -142,7 +143,7 @@ def build_router() -> APIRouter:
             raise InvalidRequestError("Send `prompt` or `messages`.", param="prompt")
         served = await admit(request, context, model_or_default(body.model, context))
         if body.messages is not None:
-            conversation = tokenize_conversation(body, served.config.served_id)
+            conversation = await translated(tokenize_conversation, body, served.config.served_id)
             return json_response(await tokenize_chat(conversation, served, context.config))
         return json_response(
             await tokenize_text(

@@ -19,7 +19,12 @@ from tera_serve.core.conversation import Conversation, PromptBatch
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.tokenize import MAX_TOKEN_IDS
 from tera_serve.service.limits import json_depth_exceeds
-from tera_serve.service.structured import MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, check_json_schema
+from tera_serve.service.structured import (
+    MAX_SCHEMA_BYTES,
+    MAX_SCHEMA_DEPTH,
+    check_json_schema,
+    output_schema_param,
+)
 
 MAX_SCHEMA_NODES = 4096
 """JSON values (objects, arrays, scalars) in one schema: what a grammar compiles."""
@@ -29,6 +34,16 @@ MAX_TOTAL_SCHEMA_NODES = 16384
 MAX_BODY_VALUES = 262144
 """JSON values in one request body: past every legitimate body (131,072 token ids, 2,048
 messages, 16,384 schema values), far below what stalls a parser."""
+PARTS_PER_MESSAGE = 8
+"""Items one request's turns may hold, per message it may have (--max-messages): 16,384
+turns, content parts and tool calls by default, past any real conversation and what
+pydantic validates in a tenth of a second (it holds the GIL for as long)."""
+TURN_LISTS = ("messages", "input")
+"""Where a body keeps its turns: chat's and Messages' `messages`, Responses' `input` items."""
+PART_LISTS = ("content", "tool_calls", "output", "summary")
+"""Where a turn keeps its parts: content parts and blocks, chat's tool calls, a
+function_call_output's `output`, a reasoning item's `summary`. A part's own `content` (the
+blocks of an Anthropic tool_result) is counted too."""
 
 
 _QUOTE, _COMMA = ord('"'), ord(",")
@@ -71,9 +86,11 @@ def check_json_text(raw: bytes, max_depth: int) -> None:
 def check_list_lengths(body: dict[str, Any], server: ServerConfig) -> None:
     """The long lists of a parsed body, before pydantic walks them (validation holds the
     GIL for as long as the list is long: 1.5 M prompts would stall every request for a
-    second): prompts, token ids, messages and tools are counted first."""
+    second): prompts, token ids, messages, system blocks and tools are counted first, then
+    the parts inside the turns (check_turn_parts)."""
     limits = {
         "messages": server.max_messages,
+        "system": max_turn_parts(server),
         "tools": server.max_tools,
         "tokens": MAX_TOKEN_IDS,
         "prompt": MAX_TOKEN_IDS,
@@ -87,6 +104,52 @@ def check_list_lengths(body: dict[str, Any], server: ServerConfig) -> None:
         if len(value) > limit:
             raise InvalidRequestError(
                 f"`{name}` has {len(value)} items; the limit is {limit}.", param=name
+            )
+    check_turn_parts(body, server)
+
+
+def max_turn_parts(server: ServerConfig) -> int:
+    return PARTS_PER_MESSAGE * server.max_messages
+
+
+def count_turn_parts(turns: list[Any], limit: int) -> int:
+    """Turns, the parts in them and the parts in those (PART_LISTS); counting stops just
+    past `limit`, so the cost is bounded whatever the body holds."""
+    count = 0
+    for turn in turns:
+        count += 1
+        if count > limit:
+            return count
+        if not isinstance(turn, dict):
+            continue
+        for key in PART_LISTS:
+            parts = turn.get(key)
+            if not isinstance(parts, list):
+                continue
+            count += len(parts)
+            if count > limit:
+                return count
+            for part in parts:  # at most `limit` of them: they were counted above
+                inner = part.get("content") if isinstance(part, dict) else None
+                if isinstance(inner, list):
+                    count += len(inner)
+                    if count > limit:
+                        return count
+    return count
+
+
+def check_turn_parts(body: dict[str, Any], server: ServerConfig) -> None:
+    """One check for every conversation protocol, on the parsed body before pydantic and
+    translation (whose work grows with the parts, not the turns: one Messages turn of
+    50,000 tool_result blocks is 50,000 messages)."""
+    limit = max_turn_parts(server)
+    for name in TURN_LISTS:
+        turns = body.get(name)
+        if isinstance(turns, list) and count_turn_parts(turns, limit) > limit:
+            raise InvalidRequestError(
+                f"`{name}` holds more than {limit} turns, content parts and tool calls "
+                f"together; the limit is {limit}.",
+                param=name,
             )
 
 
@@ -168,7 +231,7 @@ def check_tool_schemas(conversation: Conversation) -> None:
             check_json_schema(dict(tool.parameters), where.format(index=index, name=tool.name))
     fmt = conversation.output_format
     if fmt is not None and fmt.schema is not None:
-        check_schema_size(fmt.schema, conversation.param("response_format"))
+        check_schema_size(fmt.schema, output_schema_param(conversation))
 
 
 def check_tool_call_arguments(conversation: Conversation, max_depth: int) -> None:

@@ -23,9 +23,12 @@ from tera_serve.service.completions import check_batch_bounds
 from tera_serve.service.limits import json_depth_exceeds
 from tera_serve.service.request_bounds import (
     MAX_SCHEMA_NODES,
+    PARTS_PER_MESSAGE,
     batch_sequences,
     check_conversation_input,
+    check_list_lengths,
     count_nodes,
+    count_turn_parts,
     json_text_depth_exceeds,
 )
 
@@ -168,3 +171,87 @@ def test_body_values_are_counted_before_parsing() -> None:
         assert python_steps(check_json_text, hostile, 64) < 2 * small
     with pytest.raises(InvalidRequestError, match="deeper"):
         check_json_text(b"[" * 100_000, 64)
+
+
+PARTS_LIMIT = PARTS_PER_MESSAGE * SERVER.max_messages
+
+
+def _turn(**fields: Any) -> dict[str, Any]:
+    return {"role": "user", **fields}
+
+
+def _tool_results(count: int) -> dict[str, Any]:
+    blocks = [{"type": "tool_result", "tool_use_id": "t", "content": "ok"}] * count
+    return {"model": "m", "max_tokens": 1, "messages": [_turn(content=blocks)]}
+
+
+def _tool_result_blocks(count: int) -> dict[str, Any]:
+    inner = [{"type": "text", "text": "x"}] * count
+    return {"messages": [_turn(content=[{"type": "tool_result", "content": inner}])]}
+
+
+def _input_items(count: int) -> dict[str, Any]:
+    return {"input": [{"type": "function_call_output", "call_id": "c", "output": "x"}] * count}
+
+
+def _input_parts(count: int) -> dict[str, Any]:
+    return {"input": [_turn(content=[{"type": "input_text", "text": "x"}] * count)]}
+
+
+def _reasoning_summary(count: int) -> dict[str, Any]:
+    summary = [{"type": "summary_text", "text": "x"}] * count
+    return {"input": [{"type": "reasoning", "summary": summary}]}
+
+
+def _chat_parts(count: int) -> dict[str, Any]:
+    return {"messages": [_turn(content=[{"type": "text", "text": "x"}] * count)]}
+
+
+def _chat_tool_calls(count: int) -> dict[str, Any]:
+    calls = [{"function": {"name": "f"}}] * count
+    return {"messages": [{"role": "assistant", "tool_calls": calls}]}
+
+
+def _system_blocks(count: int) -> dict[str, Any]:
+    return {"messages": [], "system": [{"type": "text", "text": "x"}] * count}
+
+
+@pytest.mark.parametrize(
+    ("make", "param"),
+    [
+        (_tool_results, "messages"),  # Messages: each tool_result is a message once translated
+        (_tool_result_blocks, "messages"),
+        (_input_items, "input"),  # Responses
+        (_input_parts, "input"),
+        (_reasoning_summary, "input"),
+        (_chat_parts, "messages"),  # chat
+        (_chat_tool_calls, "messages"),
+        (_system_blocks, "system"),
+    ],
+)
+def test_turn_parts_are_counted_before_validation(
+    make: Callable[[int], dict[str, Any]], param: str
+) -> None:
+    check_list_lengths(make(PARTS_LIMIT // 2 - 2), SERVER)
+    with pytest.raises(InvalidRequestError) as refused:
+        check_list_lengths(make(PARTS_LIMIT + 1), SERVER)
+    assert refused.value.param == param
+    assert str(PARTS_LIMIT) in refused.value.message
+
+
+def test_turn_part_count_stops_at_the_limit() -> None:
+    assert count_turn_parts(_tool_results(3)["messages"], 100) == 4
+    shapes = [_turn(content=[{"type": "text"}] * 3, tool_calls=[{}])] * 5
+    assert count_turn_parts(shapes, 100) == 25
+    assert count_turn_parts([{"input": "x"}] * 1_000_000, 10) == 11
+    # The count's work does not grow past the limit: 100x the blocks, the same steps.
+    just_over = python_steps(check_list_lengths, _tool_results(PARTS_LIMIT + 1), SERVER)
+    huge = python_steps(check_list_lengths, _tool_results(100 * PARTS_LIMIT), SERVER)
+    assert huge == just_over
+
+
+def test_turn_parts_scale_with_max_messages() -> None:
+    small = ServerConfig(models=SERVER.models, max_messages=4)
+    check_list_lengths(_tool_results(PARTS_PER_MESSAGE * 4 - 1), small)
+    with pytest.raises(InvalidRequestError, match=str(PARTS_PER_MESSAGE * 4)):
+        check_list_lengths(_tool_results(PARTS_PER_MESSAGE * 4), small)
