@@ -14,16 +14,32 @@ it) for at most `body_timeout_s`, then the connection closes; no byte re-arms th
 could lose the answer.) A body that does end in time leaves a normal keep-alive connection.
 The size of the head is bounded by h11 (`h11_max_incomplete_event_size`), which is why
 tera-serve runs uvicorn's h11 protocol rather than httptools (which has no such bound).
+A head refused here gets the route's error shape (Anthropic's on /v1/messages) when its
+request line arrived: a 431 when it outgrew the limit (as the middleware answers a head
+that arrives whole), else a 400.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from tera_serve.errors import InvalidRequestError
+from tera_serve.errors import HeadersTooLargeError, InvalidRequestError, TeraError
+
+_HEAD_SAMPLE = 2048
+"""Bytes kept from the start of each request head: its request line, for the error shape."""
+
+
+def request_path(head: bytes) -> str:
+    """The path of a request line (without its query), or "" when there is none yet."""
+    line, newline, _ = head.lstrip(b"\r\n").partition(b"\r\n")
+    parts = line.split(b" ")
+    if not newline or len(parts) != 3 or not parts[1].startswith(b"/"):
+        return ""
+    return parts[1].partition(b"?")[0].decode("latin-1")
 
 
 def guarded_h11_protocol(
@@ -34,12 +50,15 @@ def guarded_h11_protocol(
     class GuardedH11Protocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
         _discard_timer: asyncio.TimerHandle | None = None
+        _head: bytes = b""
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if self.conn.their_state is h11.IDLE and len(self._head) < _HEAD_SAMPLE:
+                self._head += data[: _HEAD_SAMPLE - len(self._head)]
             super().data_received(data)
             if self._discard_timer is not None and self.conn.their_state is not h11.SEND_BODY:
                 self._discard_timer.cancel()  # the unread body ended in time
@@ -48,6 +67,7 @@ def guarded_h11_protocol(
                 self._arm()  # part of a request head: the clock runs until it is complete
             else:
                 self._disarm()
+                self._head = b""
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -81,19 +101,24 @@ def guarded_h11_protocol(
                 self.transport.close()
 
         def send_400_response(self, msg: str) -> None:
-            error = InvalidRequestError(
-                f"Invalid HTTP request: malformed, or a request head over {max_header_bytes} "
-                "bytes.",
-                code="invalid_http_request",
-            )
-            body = error.to_json()
+            unparsed, _ = self.conn.trailing_data
+            error: TeraError
+            if len(unparsed) > max_header_bytes:
+                error = HeadersTooLargeError(max_header_bytes)
+            else:
+                error = InvalidRequestError(
+                    "Invalid HTTP request: the request head is malformed.",
+                    code="invalid_http_request",
+                )
+            body = error.to_json(request_path(self._head or unparsed))
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ]
+            reason = http.HTTPStatus(error.status).phrase.encode()
             for event in (
-                h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+                h11.Response(status_code=error.status, headers=headers, reason=reason),
                 h11.Data(data=body),
                 h11.EndOfMessage(),
             ):

@@ -113,7 +113,12 @@ def test_oversized_head_is_a_contract_error(server: ThreadedServer) -> None:
     pieces.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 3000)
     time.sleep(0.05)
     pieces.sendall(b"a" * 3000)
-    status, _, body = split_response(read_all(pieces))
+    status, headers, body = split_response(read_all(pieces))
+    assert status == 431 and is_contract_error(body)  # the same answer as a whole head's
+    assert body["error"]["code"] == "headers_too_large" and headers["connection"] == "close"
+    malformed = connect(server)
+    malformed.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+    status, _, body = split_response(read_all(malformed))
     assert status == 400 and is_contract_error(body)
     assert body["error"]["code"] == "invalid_http_request"
     ok = connect(server)
