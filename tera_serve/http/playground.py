@@ -1,4 +1,5 @@
-"""GET / and /playground/<file>: the browser playground, under a strict Content-Security-Policy.
+"""GET (and HEAD) / and /playground/<file>: the browser playground, under a strict
+Content-Security-Policy.
 
 The page loads nothing from anywhere but this server, runs no inline script or style, and
 talks only to this server's API (connect-src 'self'), so even text a model crafted to look
@@ -46,11 +47,13 @@ def build_playground_router() -> APIRouter:
     index, files = load_assets()
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/")
+    # HEAD answers as GET: the same headers (Content-Length of the body), and uvicorn sends
+    # no body for a HEAD. The key check lets both through on these public paths.
+    @router.api_route("/", methods=["GET", "HEAD"])
     async def playground_page() -> Response:
         return asset_response(index)
 
-    @router.get(ASSET_PREFIX + "{name}")
+    @router.api_route(ASSET_PREFIX + "{name}", methods=["GET", "HEAD"])
     async def playground_file(name: str) -> Response:
         asset = files.get(name)
         if asset is None:
