@@ -85,7 +85,7 @@ def _output_format(request: ChatCompletionRequest) -> OutputFormat | None:
     fmt = request.response_format
     if fmt is None:
         return None
-    schema = fmt.json_schema.json_schema if fmt.json_schema else None
+    schema = fmt.json_schema.json_schema if fmt.json_schema else fmt.schema_
     return OutputFormat(fmt.type, schema)
 
 

@@ -119,15 +119,24 @@ class JsonSchemaFormat(BaseModel):
 
 
 class ResponseFormat(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JsonSchemaFormat | None = None
+    schema_: Any = Field(default=None, alias="schema")
+    """llama.cpp's extension, sent by instructor's JSON_SCHEMA mode: `{"type": "json_object",
+    "schema": {...}}` is JSON constrained to the schema."""
 
     @model_validator(mode="after")
     def _schema_present(self) -> ResponseFormat:
         if self.type == "json_schema" and self.json_schema is None:
             raise ValueError("`json_schema` is required when type is 'json_schema'")
+        # A schema is a constraint: one this type would not use is refused, never dropped.
+        if self.schema_ is not None:
+            if self.type == "text":
+                raise ValueError("`schema` needs type 'json_object' (or use 'json_schema')")
+            if self.json_schema is not None and self.json_schema.json_schema != self.schema_:
+                raise ValueError("`schema` and `json_schema.schema` differ; give one schema")
         return self
 
 

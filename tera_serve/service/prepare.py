@@ -28,7 +28,11 @@ from tera_serve.service.registry import ServedModel
 from tera_serve.service.request_bounds import check_conversation_input
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
 from tera_serve.service.scoring_checks import check_prompt_logprobs
-from tera_serve.service.structured import check_engine_accepts, response_format_constraint
+from tera_serve.service.structured import (
+    check_engine_accepts,
+    output_schema_param,
+    response_format_constraint,
+)
 from tera_serve.service.tool_choice import ForcedTools, forced_tools
 
 
@@ -151,7 +155,7 @@ async def prepare(
         for index in range(conversation.n)
     )
     if structured is not None:
-        param = conversation.param("tools" if forced else "response_format")
+        param = conversation.param("tools") if forced else output_schema_param(conversation)
         await check_engine_accepts(served, engine_requests[0], param, backend)
     parsed_tools = conversation.tools if conversation.tools_offered() and not forced else ()
     make_parser = served.family.parser_factory(

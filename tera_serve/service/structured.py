@@ -61,15 +61,24 @@ def check_backend_enforces(schema: Any, backend: str, param: str) -> None:
         )
 
 
+def output_schema_param(conversation: Conversation) -> str:
+    """Where the request's output schema sits: the format itself for json_schema (as
+    before), its `schema` for the json_object extension (llama.cpp's, instructor's)."""
+    param = conversation.param("response_format")
+    fmt = conversation.output_format
+    return f"{param}.schema" if fmt is not None and fmt.kind == "json_object" else param
+
+
 def response_format_constraint(
     conversation: Conversation, backend: str
 ) -> StructuredConstraint | None:
     fmt = conversation.output_format
     if fmt is None or fmt.kind == "text":
         return None
-    param = conversation.param("response_format")
-    if fmt.kind == "json_object":
+    param = output_schema_param(conversation)
+    if fmt.kind == "json_object" and fmt.schema is None:
         return StructuredConstraint(json_object=True)
+    # json_object with a schema is enforced as json_schema is (DESIGN rule 11: never dropped).
     if fmt.schema is None:
         raise InvalidRequestError(f"`{param}` needs a JSON schema.", param=param)
     check_json_schema(fmt.schema, param)
