@@ -63,8 +63,10 @@ def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.It
     items[:] = [item for _, item in sorted(enumerate(items), key=key)]
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """Stop each shared server once no test still to run needs it."""
+    """Stop each shared server once no test still to run needs it: last, after the test's
+    own fixtures have torn down (they may still check the server, as the hostile probers do)."""
     if not _running:
         return
     items = item.session.items
