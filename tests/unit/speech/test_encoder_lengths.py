@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tera_serve.speech.encoders import FORMATS, WHOLE_FORMATS, new_encoder
+from tera_serve.speech.encoders import FORMATS, WHOLE_FORMATS, Samples, new_encoder
 from tests.support.audio import (
     SOUNDFILE_FORMATS,
     flac_total_samples,
@@ -26,9 +26,12 @@ the padding of its last frame, which only a whole mp3 (its LAME tag) tells decod
 MODES = ("streamed", "whole")
 
 
-def _signal() -> np.ndarray:
+def _signal() -> Samples:
     t = np.arange(N) / RATE
-    return (0.3 * np.sin(2 * np.pi * 440 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.float32)
+    signal: Samples = (0.3 * np.sin(2 * np.pi * 440 * t) * np.sin(2 * np.pi * 3 * t)).astype(
+        np.float32
+    )
+    return signal
 
 
 def _encode(fmt: str, mode: str) -> tuple[list[bytes], bytes]:
