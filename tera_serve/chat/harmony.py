@@ -4,6 +4,11 @@ Layout of the rendered conversation:
 - system: model identity, knowledge cutoff, `Reasoning: <effort>`, the valid channels;
 - developer: the request's system/developer messages as instructions, and the tools as a
   `functions` namespace (only when tools are offered and tool_choice is not "none");
+  every system and developer message, wherever it stands, goes into these instructions
+  in order, joined by a blank line. Harmony has this one place for a client's
+  instructions (the `system` message is the model's own: identity, effort, channels);
+  gpt-oss's Jinja template reads only a first system/developer message and drops later
+  ones without a word, so a Codex reminder between tool turns would be lost there;
 - the history: user messages; assistant reasoning (analysis), content (final, or a
   commentary preamble before tool calls) and tool calls (commentary to `functions.NAME`,
   `<|constrain|>json`); tool results from `functions.NAME` back to the assistant;
@@ -156,7 +161,8 @@ def _assistant_messages(message: ChatMessage) -> list[Message]:
 
 
 def history_messages(messages: Sequence[ChatMessage]) -> tuple[str, list[Message]]:
-    """The instructions (system/developer texts) and the harmony messages of the history."""
+    """The instructions (every system/developer text, in order, wherever it stood) and the
+    harmony messages of the history."""
     instructions: list[str] = []
     out: list[Message] = []
     names = _ToolNames()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tera_serve.bounded_work import offload
+from tera_serve.chat.system_messages import renders_late_system
 from tera_serve.core.conversation import ImagePart, Message, ToolSpec
 from tera_serve.errors import InvalidRequestError
 
@@ -89,6 +90,8 @@ class ChatTemplateRenderer:
         self._chat_template = chat_template
         if chat_template is None and getattr(tokenizer, "chat_template", None) is None:
             self._chat_template = None
+        self._late_system: bool | None = None
+        """Whether the template renders a later system message in place (probed once)."""
 
     @property
     def tokenizer(self) -> Any:
@@ -126,6 +129,18 @@ class ChatTemplateRenderer:
                 f"The chat template could not render these messages: {exc}", param="messages"
             ) from exc
         return str(text)
+
+    async def late_system_in_place(self, chat_template: str | None = None) -> bool:
+        """Whether a system message after the conversation began can stay where it stands
+        (chat/system_messages.py). The server's template is probed on first use; a
+        request-supplied one is not (its later system messages are merged)."""
+        if chat_template is not None:
+            return False
+        if self._late_system is None:
+            self._late_system = await render_bounded(
+                lambda: renders_late_system(self.render_text), "the chat template's probe"
+            )
+        return self._late_system
 
     def encode(self, text: str, *, add_special_tokens: bool = False) -> tuple[int, ...]:
         return tuple(self._tokenizer.encode(text, add_special_tokens=add_special_tokens))

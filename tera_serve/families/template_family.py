@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tera_serve.chat.prompt_types import THINK_CLOSE, THINK_OPEN, ChatPrompt
+from tera_serve.chat.system_messages import place_instructions
 from tera_serve.chat.template import message_to_template_dict, tools_to_template_list
 from tera_serve.core.conversation import Conversation
 from tera_serve.engine.base import StructuredConstraint
@@ -51,10 +52,16 @@ class TemplateFamily:
         """A Qwen3 prompt whose template leaves the think block to the model gets `<think>`
         appended when `open_reasoning`, as Qwen3.5 templates do themselves, so the engine
         knows reasoning is under way (a grammar then waits for `</think>`, and a thinking
-        budget counts from the first token)."""
+        budget counts from the first token).
+
+        System and developer messages are placed where the template accepts them, by the
+        rule in chat/system_messages.py: one leading system message, and later ones in
+        place where the template renders them there, else merged into the leading one."""
         kwargs = template_kwargs(conversation, model)
+        in_place = await model.renderer.late_system_in_place(conversation.chat_template)
+        messages = place_instructions(conversation.messages, late_in_place=in_place)
         rendered = await model.renderer.render(
-            [message_to_template_dict(m) for m in conversation.messages],
+            [message_to_template_dict(m) for m in messages],
             tools=tools_to_template_list(conversation.tools)
             if conversation.tools_offered()
             else None,
