@@ -37,6 +37,14 @@ def data_uri(data: bytes, media_type: str = "image/png") -> str:
     return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
 
 
+def file_data_uri(data: bytes) -> str:
+    """A data URI with the media type of the file's own format (image/jpeg for a JPEG)."""
+    from PIL import Image
+
+    fmt = Image.open(io.BytesIO(data)).format or "PNG"
+    return data_uri(data, f"image/{fmt.lower()}")
+
+
 def encoded(picture: Any, fmt: str, **options: Any) -> bytes:
     """A Pillow picture (or the first of a list of frames) saved as `fmt` bytes."""
     frames = picture if isinstance(picture, list) else [picture]
