@@ -3,6 +3,8 @@
 A user turn's `tool_result` blocks become tool messages (answers to the previous assistant
 turn's `tool_use` blocks), followed by the turn's own text and images; an assistant turn's
 `thinking` blocks are its replayed reasoning and its `tool_use` blocks its tool calls.
+`system` and `developer` messages stay where they stand, in order (the family places
+them); Claude Code's billing-header block in `system` is not for the model and is dropped.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from tera_serve.core.conversation import (
 )
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.messages import (
+    ContentBlock,
     ImageBlock,
     MessageParam,
     MessagesCountRequest,
     MessagesRequest,
     TextBlock,
+    ThinkingAdaptive,
     ThinkingBlock,
     ThinkingEnabled,
     ToolParam,
@@ -53,6 +57,12 @@ _CHOICE_MODES: dict[str, Literal["auto", "none", "required"]] = {
 }
 TOOL_ERROR_PREFIX = "Error: "
 """How a `tool_result` with `is_error: true` reaches the model (templates have no flag)."""
+BILLING_HEADER_PREFIX = "x-anthropic-billing-header:"
+"""Claude Code's first `system` block (`x-anthropic-billing-header: cc_version=...;`): a
+per-request header for Anthropic's billing, not the model. Left in, it would change the
+prompt's first tokens on every request, and the prefix cache of the stable prompt behind
+it would never hit."""
+CLEAR_THINKING = "clear_thinking_20251015"
 
 
 def _image(block: ImageBlock, param: str) -> ImagePart:
@@ -101,7 +111,7 @@ def _user_turn(message: MessageParam, param: str) -> list[Message]:
     return out
 
 
-def _assistant_turn(message: MessageParam, param: str) -> Message:
+def _assistant_turn(message: MessageParam, param: str, keep_thinking: bool) -> Message:
     if isinstance(message.content, str):
         return Message(role="assistant", parts=(TextPart(message.content),))
     text: list[str] = []
@@ -111,7 +121,8 @@ def _assistant_turn(message: MessageParam, param: str) -> Message:
         if isinstance(block, TextBlock):
             text.append(block.text)
         elif isinstance(block, ThinkingBlock):
-            reasoning.append(block.thinking)
+            if keep_thinking:
+                reasoning.append(block.thinking)
         elif isinstance(block, ToolUseBlock):
             arguments = orjson.dumps(block.input).decode()
             calls.append(ToolCallPart(id=block.id, name=block.name, arguments=arguments))
@@ -127,6 +138,92 @@ def _assistant_turn(message: MessageParam, param: str) -> Message:
         parts=(TextPart("".join(text)),) if text else (),
         tool_calls=tuple(calls),
         reasoning="\n".join(reasoning) or None,
+    )
+
+
+def _instruction_text(content: str | list[ContentBlock] | list[TextBlock], param: str) -> str:
+    """A system or developer text: its text blocks joined, billing headers left out."""
+    if isinstance(content, str):
+        return content
+    texts: list[str] = []
+    for index, block in enumerate(content):
+        if not isinstance(block, TextBlock):
+            raise InvalidRequestError(
+                f"A system or developer message holds text blocks only, not `{block.type}`.",
+                param=f"{param}.content[{index}]",
+            )
+        if not block.text.startswith(BILLING_HEADER_PREFIX):
+            texts.append(block.text)
+    return "".join(texts)
+
+
+def _instruction_turn(message: MessageParam, param: str) -> list[Message]:
+    text = _instruction_text(message.content, param)
+    role: Literal["system", "developer"] = "developer" if message.role == "developer" else "system"
+    return [Message(role=role, parts=(TextPart(text),))] if text else []
+
+
+def _thinking_turns_kept(request: MessagesCountRequest) -> int | None:
+    """How many of the latest assistant turns keep their replayed thinking, by the last
+    `clear_thinking_20251015` edit (Anthropic's default `keep` is one turn); None: all."""
+    management = request.context_management
+    kept: int | None = None
+    for index, edit in enumerate(management.edits if management else ()):
+        if edit.type != CLEAR_THINKING:
+            continue  # clear_tool_uses_* and the like: accepted, no effect
+        if edit.keep == "all":
+            kept = None
+        elif edit.keep is None:
+            kept = 1
+        elif edit.keep.type == "thinking_turns":
+            kept = edit.keep.value
+        else:
+            raise InvalidRequestError(
+                f'`keep` of {CLEAR_THINKING} is "all" or {{"type": "thinking_turns", '
+                f'"value": n}}, not type `{edit.keep.type}`.',
+                param=f"context_management.edits[{index}].keep",
+            )
+    return kept
+
+
+def _turn_numbers(messages: list[MessageParam]) -> list[int]:
+    """Each message's assistant turn: a new one starts at every user message that holds
+    more than tool results (a tool loop's assistant messages are one turn)."""
+    turn, numbers = 0, []
+    for message in messages:
+        if message.role == "user" and (
+            isinstance(message.content, str)
+            or any(not isinstance(block, ToolResultBlock) for block in message.content)
+        ):
+            turn += 1
+        numbers.append(turn)
+    return numbers
+
+
+def _thinking_kept(request: MessagesCountRequest) -> list[bool]:
+    """Per message: whether its thinking blocks are replayed (clear_thinking)."""
+    kept = _thinking_turns_kept(request)
+    if kept is None:
+        return [True] * len(request.messages)
+    turns = _turn_numbers(request.messages)
+    thinking = sorted(
+        {
+            turn
+            for turn, message in zip(turns, request.messages, strict=True)
+            if message.role == "assistant"
+            and not isinstance(message.content, str)
+            and any(isinstance(block, ThinkingBlock) for block in message.content)
+        }
+    )
+    keep = set(thinking[len(thinking) - kept :]) if kept else set()
+    return [turn in keep for turn in turns]
+
+
+def thinking_omitted(request: MessagesCountRequest) -> bool:
+    """`thinking.display: "omitted"`: thinking blocks come back empty, signature kept."""
+    thinking = request.thinking
+    return isinstance(thinking, ThinkingEnabled | ThinkingAdaptive) and (
+        thinking.display == "omitted"
     )
 
 
@@ -158,7 +255,7 @@ def _system(request: MessagesCountRequest) -> list[Message]:
     system = request.system
     if system is None:
         return []
-    text = system if isinstance(system, str) else "".join(block.text for block in system)
+    text = _instruction_text(system, "system")
     return [Message(role="system", parts=(TextPart(text),))] if text else []
 
 
@@ -180,12 +277,15 @@ def _output_format(request: MessagesCountRequest) -> OutputFormat | None:
 
 def messages_conversation(request: MessagesCountRequest) -> Conversation:
     messages = _system(request)
+    thinking_kept = _thinking_kept(request)
     for index, message in enumerate(request.messages):
         param = f"messages[{index}]"
         if message.role == "user":
             messages.extend(_user_turn(message, param))
+        elif message.role == "assistant":
+            messages.append(_assistant_turn(message, param, thinking_kept[index]))
         else:
-            messages.append(_assistant_turn(message, param))
+            messages.extend(_instruction_turn(message, param))
     choice, parallel = _tool_choice(request)
     thinking = request.thinking
     full = request if isinstance(request, MessagesRequest) else None

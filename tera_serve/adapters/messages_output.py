@@ -3,7 +3,10 @@
 Blocks open and close as the kind of output changes: reasoning is a `thinking` block
 (closed with a `signature_delta`), content a `text` block, each tool call a `tool_use`
 block whose arguments stream as `input_json_delta`. The fold builds the same blocks from
-the same events, so a stream and its non-stream twin cannot disagree.
+the same events, so a stream and its non-stream twin cannot disagree. With
+`thinking.display: "omitted"` (`omit_thinking`) a thinking block keeps its start and its
+signature (over the text) but carries no text: no `thinking_delta` in the stream, an empty
+`thinking` in the fold, as Anthropic answers.
 """
 
 from __future__ import annotations
@@ -79,8 +82,9 @@ class _Block:
 class MessagesStreamEncoder:
     """One streamed message (Messages has one choice)."""
 
-    def __init__(self, prepared: PreparedGeneration) -> None:
+    def __init__(self, prepared: PreparedGeneration, *, omit_thinking: bool = False) -> None:
         self._prepared = prepared
+        self._omit_thinking = omit_thinking
         self._block: _Block | None = None
         self._index = -1
         self._signer = Signer()
@@ -151,6 +155,8 @@ class MessagesStreamEncoder:
             )
         if kind == "thinking":
             self._signer.add(text)
+            if self._omit_thinking:
+                return
         frames.append(self._text_delta(kind, text))
 
     def _tool(self, frames: list[bytes], call: ToolCallDelta) -> None:
@@ -206,8 +212,9 @@ class _FoldedBlock:
 
 
 class MessagesFolder:
-    def __init__(self, prepared: PreparedGeneration) -> None:
+    def __init__(self, prepared: PreparedGeneration, *, omit_thinking: bool = False) -> None:
         self._prepared = prepared
+        self._omit_thinking = omit_thinking
         self._blocks: list[_FoldedBlock] = []
         self._calls: dict[int, _FoldedBlock] = {}
         self._finish: str | None = None
@@ -241,7 +248,8 @@ class MessagesFolder:
             signer = Signer()
             for piece in block.text:
                 signer.add(piece)
-            return {"type": "thinking", "thinking": text, "signature": signer.signature()}
+            shown = "" if self._omit_thinking else text
+            return {"type": "thinking", "thinking": shown, "signature": signer.signature()}
         if block.kind == "text":
             return {"type": "text", "text": text}
         try:

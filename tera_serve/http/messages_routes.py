@@ -2,15 +2,18 @@
 
 Errors on these paths take Anthropic's shape (`errors.error_body_for_path`); keys (Bearer or
 `x-api-key`), scopes, limits, admission, metrics and the access log are the same as on the
-OpenAI routes. `anthropic-version` and `anthropic-beta` headers are accepted as sent.
+OpenAI routes. `anthropic-version` and `anthropic-beta` headers (and Claude Code's
+`?beta=true` query) are accepted as sent.
 """
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tera_serve.adapters.messages import messages_conversation
+from tera_serve.adapters.messages import messages_conversation, thinking_omitted
 from tera_serve.adapters.messages_output import MessagesFolder, MessagesStreamEncoder
 from tera_serve.http.body import read_model, translated
 from tera_serve.http.openapi import json_body
@@ -28,7 +31,12 @@ from tera_serve.protocol.messages import MessagesCountRequest, MessagesRequest
 from tera_serve.service.prepare import count_prompt_tokens
 from tera_serve.service.prepared import Delivery
 
-MESSAGES_SHAPE = OutputShape(MessagesStreamEncoder, MessagesFolder)
+
+def _shape(omit_thinking: bool) -> OutputShape:
+    return OutputShape(
+        functools.partial(MessagesStreamEncoder, omit_thinking=omit_thinking),
+        functools.partial(MessagesFolder, omit_thinking=omit_thinking),
+    )
 
 
 def build_messages_router() -> APIRouter:
@@ -43,7 +51,7 @@ def build_messages_router() -> APIRouter:
         served, prepared = await admit_conversation(
             request, context, conversation, Delivery(stream=body.stream), "msg_"
         )
-        return await respond(request, context, served, prepared, MESSAGES_SHAPE)
+        return await respond(request, context, served, prepared, _shape(thinking_omitted(body)))
 
     @router.post("/v1/messages/count_tokens", openapi_extra=json_body(MessagesCountRequest))
     async def count_tokens(request: Request) -> Response:

@@ -64,7 +64,9 @@ ContentBlock = Annotated[
 
 
 class MessageParam(_Block):
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system", "developer"]
+    """`system` and `developer` messages may stand anywhere (Claude Code sends a system
+    message after the first user turn); they take text only."""
     content: str | list[ContentBlock]
 
 
@@ -85,6 +87,9 @@ class ToolChoiceParam(_Block):
 class ThinkingEnabled(_Block):
     type: Literal["enabled"]
     budget_tokens: Annotated[int, Field(ge=1)]
+    display: str | None = None
+    """`omitted`: thinking blocks come back with empty text and their signature; any other
+    value (`summarized`, the default) gives the text."""
 
 
 class ThinkingDisabled(_Block):
@@ -95,6 +100,7 @@ class ThinkingAdaptive(_Block):
     """The model decides how much to think: reasoning on, no budget."""
 
     type: Literal["adaptive"]
+    display: str | None = None
 
 
 class JsonOutputFormat(_Block):
@@ -111,6 +117,26 @@ class OutputConfig(_Block):
 
 class Metadata(_Block):
     user_id: str | None = None
+    """Accepted with no effect, as chat's `user`."""
+
+
+class KeepCount(_Block):
+    """A context edit's `keep`: `{"type": "thinking_turns", "value": 1}` and the like."""
+
+    type: Annotated[str, Field(min_length=1)]
+    value: Annotated[int, Field(ge=0)]
+
+
+class ContextEdit(_Block):
+    """One `context_management.edits[]` entry. `clear_thinking_20251015` is applied (the
+    adapter checks its `keep`); other strategies are accepted with no effect."""
+
+    type: Annotated[str, Field(min_length=1)]
+    keep: Literal["all"] | KeepCount | None = None
+
+
+class ContextManagement(_Block):
+    edits: Annotated[list[ContextEdit], Field(max_length=16)] = []
 
 
 class MessagesCountRequest(_Block):
@@ -128,6 +154,7 @@ class MessagesCountRequest(_Block):
         | None
     ) = None
     output_config: OutputConfig | None = None
+    context_management: ContextManagement | None = None
 
 
 class MessagesRequest(MessagesCountRequest):

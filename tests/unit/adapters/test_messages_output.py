@@ -173,3 +173,31 @@ def test_usage_input_figures_add_up_to_the_prompt() -> None:
             + usage["cache_creation_input_tokens"]
             == 7
         )
+
+
+def test_display_omitted_keeps_the_block_and_its_signature_without_text() -> None:
+    """`thinking.display: "omitted"`: the thinking block starts with empty text, gets no
+    `thinking_delta`, and closes with the signature of the text it did not show; the fold
+    is the same block."""
+    encoder = MessagesStreamEncoder(_prepared(), omit_thinking=True)
+    usage = UsageCounter(prompt_tokens=7)
+    frames = encoder.start_frames()
+    for event in EVENTS:
+        usage.add(event)
+        frames.extend(encoder.frames(event))
+    stream = _decode(frames + encoder.end_frames(usage))
+    deltas = [data["delta"]["type"] for name, data in stream if name == "content_block_delta"]
+    assert "thinking_delta" not in deltas and deltas[0] == "signature_delta"
+    assert stream[2][1]["content_block"] == {"type": "thinking", "thinking": "", "signature": ""}
+    folder = MessagesFolder(_prepared(), omit_thinking=True)
+    for event in EVENTS:
+        folder.add(event)
+    body = folder.response()
+    assert _rebuild(stream) == body["content"]
+    shown = MessagesFolder(_prepared())
+    for event in EVENTS:
+        shown.add(event)
+    full = shown.response()["content"]
+    assert body["content"][0] == {**full[0], "thinking": ""}
+    assert body["content"][1:] == full[1:]
+    assert usage.completion_tokens == len(EVENTS)  # the thinking tokens still count
