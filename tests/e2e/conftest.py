@@ -17,7 +17,13 @@ import pytest
 
 from tests.support import hostile
 from tests.support.hostile import Target
-from tests.support.live_server import CPU_TEST_ENGINE_ARGS, LiveServer, live_server, stop
+from tests.support.live_server import (
+    CPU_TEST_ENGINE_ARGS,
+    VISION_TEST_ENGINE_ARGS,
+    LiveServer,
+    live_server,
+    stop,
+)
 from tests.unit.security.support import make_keys_file
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -131,30 +137,7 @@ def oss_server(tiny_gpt_oss_dir: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def vision_server(tiny_qwen35_dir: Path) -> Iterator[LiveServer]:
-    """The tiny Qwen3.5 vision model (images, XML tools, template-opened thinking).
-
-    bfloat16: vLLM's CPU Gated-DeltaNet kernel takes no other dtype. Small image bounds,
-    so the bad-image tests need no large files.
-    """
-    with live_server(
-        [
-            "--model",
-            str(tiny_qwen35_dir),
-            "--served-model-name",
-            QWEN35,
-            "--dtype",
-            "bfloat16",
-            "--enforce-eager",
-            "--max-model-len",
-            "2048",
-            "--max-images-per-request",
-            "3",
-            "--max-image-pixels",
-            "1000000",
-            # URLs on for one name that resolves to loopback: the address check must refuse.
-            "--allowed-media-domains",
-            "localhost",
-        ],
-        "qwen3.5",
-    ) as server:
+    """The tiny Qwen3.5 vision model (images, XML tools, template-opened thinking)."""
+    args = ["--model", str(tiny_qwen35_dir), "--served-model-name", QWEN35]
+    with live_server([*args, *VISION_TEST_ENGINE_ARGS], "qwen3.5") as server:
         yield _shared("vision_server", server)

@@ -22,6 +22,14 @@ LOG_DIR = Path(os.environ.get("TERA_TEST_LOG_DIR", tempfile.gettempdir())) / "te
 
 # Fast-starting engine settings for tiny CPU models (eager mode, small context).
 CPU_TEST_ENGINE_ARGS = ("--dtype", "float32", "--enforce-eager", "--max-model-len", "2048")
+# The tiny Qwen3.5 vision model: bfloat16 (vLLM's CPU Gated-DeltaNet kernel takes no other
+# dtype), small image bounds so bad-image tests need no large files, and URLs on for one
+# name that resolves to loopback (the address check must refuse it).
+VISION_TEST_ENGINE_ARGS = (
+    "--dtype", "bfloat16", "--enforce-eager", "--max-model-len", "2048",
+    "--max-images-per-request", "3", "--max-image-pixels", "1000000",
+    "--allowed-media-domains", "localhost",
+)  # fmt: skip
 
 
 def free_port() -> int:
