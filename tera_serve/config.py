@@ -199,6 +199,11 @@ class ServerConfig:
     previous_response_id and GET /v1/responses/{id}); `:memory:` keeps them in this process
     only. Default: responses.sqlite3 in the cache folder ($TERA_SERVE_CACHE, else
     ~/.cache/tera-serve). Replicas on one host may share a file on a local disk, not on NFS."""
+    reasoning_key_file: str | None = None
+    """Key of the Responses API's `encrypted_content` on reasoning items (base64 of 32
+    random bytes, e.g. `openssl rand -base64 32`; owner-only). Replicas serving one
+    conversation need the same key. Default: reasoning.key beside the responses store,
+    generated on first use (with a `:memory:` store, a key of this process only)."""
     responses_store_max_age_s: float = 24 * 3600.0
     """Seconds a stored response is kept after it was created."""
     responses_store_max_responses: int = 10_000
@@ -227,6 +232,8 @@ class ServerConfig:
             raise ConfigError("max_queued_per_model must not be negative")
         if self.responses_store == "":
             raise ConfigError("responses_store must be a file path or :memory:")
+        if self.reasoning_key_file == "":
+            raise ConfigError("reasoning_key_file must be a file path")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be text or json, not {self.log_format!r}")
 

@@ -1,18 +1,29 @@
 """OpenAI Responses body → Conversation.
 
 `input` items become messages in order: adjacent `reasoning`, assistant `message` and
-`function_call` items are one assistant turn (reasoning, then text, then its calls), a
-`function_call_output` is a tool message answering its `call_id`. `instructions` is the
-system message of this request only (as OpenAI's, it is not carried to the next response);
-`previous_response_id`'s history is placed before this request's input.
+`function_call` / `custom_tool_call` items are one assistant turn (reasoning, then text,
+then its calls), a `function_call_output` / `custom_tool_call_output` is a tool message
+answering its `call_id`. `system` and `developer` messages stay where they are, in order:
+the family places them. `instructions` is the system message of this request only (as
+OpenAI's, it is not carried to the next response); `previous_response_id`'s history is
+placed before this request's input. A reasoning item's `encrypted_content` (this server's
+sealed reasoning, service/reasoning_seal.py) is opened back into the turn's reasoning.
+Tools: adapters/responses_tools.py.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
+from tera_serve.adapters.responses_tools import (
+    offered_tools,
+    responses_tool_choice,
+    visible_name,
+)
 from tera_serve.core.conversation import (
+    FREEFORM_KEY,
     ContentPart,
     Conversation,
     ImagePart,
@@ -21,22 +32,20 @@ from tera_serve.core.conversation import (
     Sampling,
     TextPart,
     ToolCallPart,
-    ToolChoice,
-    ToolSpec,
 )
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.responses import (
+    CustomToolCallItem,
     FunctionCallItem,
     FunctionCallOutputItem,
-    FunctionToolChoice,
     InputImage,
     InputText,
     MessageItem,
     MessagePart,
     ReasoningItem,
     ResponsesRequest,
-    ToolParam,
 )
+from tera_serve.service.reasoning_seal import SealError
 
 RESPONSES_PARAMS = {
     "max_tokens": "max_output_tokens",
@@ -47,7 +56,15 @@ RESPONSES_PARAMS = {
     "response_format": "text.format",
 }
 _INCLUDABLE = ("reasoning.encrypted_content",)
-"""Reasoning is returned as plain `reasoning_text` content, so this asks for nothing more."""
+"""Reasoning items then carry `encrypted_content` too (their text sealed by the server)."""
+
+Unseal = Callable[[str], str]
+"""Opens a reasoning item's `encrypted_content` (for the request's model), or raises
+SealError."""
+
+
+def _no_seal(blob: str) -> str:
+    raise SealError("this server reads no encrypted reasoning here")
 
 
 def _parts(parts: str | list[MessagePart], param: str) -> tuple[ContentPart, ...]:
@@ -108,7 +125,29 @@ class _Builder:
         return self.turn
 
 
-def input_messages(request: ResponsesRequest) -> list[Message]:
+def _reasoning(item: ReasoningItem, where: str, unseal: Unseal) -> str:
+    if item.encrypted_content is None:
+        return "".join(part.text for part in item.content or item.summary)
+    try:
+        return unseal(item.encrypted_content)
+    except SealError as exc:
+        raise InvalidRequestError(
+            f"The reasoning item's `encrypted_content` cannot be read: {exc}. Send back the "
+            "reasoning items this server returned for this model, unchanged.",
+            param=f"{where}.encrypted_content",
+            code="invalid_encrypted_content",
+        ) from None
+
+
+def _call(item: FunctionCallItem | CustomToolCallItem) -> ToolCallPart:
+    name = visible_name(item.name, item.namespace)
+    if isinstance(item, CustomToolCallItem):
+        arguments = json.dumps({FREEFORM_KEY: item.input}, ensure_ascii=False)
+        return ToolCallPart(id=item.call_id, name=name, arguments=arguments)
+    return ToolCallPart(id=item.call_id, name=name, arguments=item.arguments)
+
+
+def input_messages(request: ResponsesRequest, unseal: Unseal = _no_seal) -> list[Message]:
     """This request's `input` as messages (without `instructions`)."""
     if isinstance(request.input, str):
         return [Message(role="user", parts=(TextPart(request.input),))]
@@ -118,11 +157,10 @@ def input_messages(request: ResponsesRequest) -> list[Message]:
         if isinstance(item, ReasoningItem):
             turn = builder.turn
             fresh = turn is not None and bool(turn.parts or turn.calls)
-            text = "".join(part.text for part in item.content or item.summary)
+            text = _reasoning(item, where, unseal)
             builder.assistant(fresh=fresh).reasoning.append(text)
-        elif isinstance(item, FunctionCallItem):
-            call = ToolCallPart(id=item.call_id, name=item.name, arguments=item.arguments)
-            builder.assistant(fresh=False).calls.append(call)
+        elif isinstance(item, (FunctionCallItem, CustomToolCallItem)):
+            builder.assistant(fresh=False).calls.append(_call(item))
         elif isinstance(item, MessageItem) and item.role == "assistant":
             turn = builder.turn
             fresh = turn is not None and bool(turn.calls)
@@ -142,45 +180,6 @@ def input_messages(request: ResponsesRequest) -> list[Message]:
             )
     builder.flush()
     return builder.messages
-
-
-def _tool(tool: ToolParam, index: int) -> ToolSpec:
-    if tool.type != "function":
-        raise InvalidRequestError(
-            f"The built-in tool `{tool.type}` is not offered by this server; "
-            "define a `function` tool instead.",
-            param=f"tools[{index}].type",
-        )
-    if tool.name is None:
-        raise InvalidRequestError("A function tool needs a `name`.", param=f"tools[{index}].name")
-    return ToolSpec(
-        name=tool.name, description=tool.description, parameters=tool.parameters, strict=tool.strict
-    )
-
-
-_MODES: dict[str, Literal["auto", "none", "required"]] = {
-    "auto": "auto",
-    "none": "none",
-    "required": "required",
-}
-
-
-def _tool_choice(choice: str | FunctionToolChoice | None) -> ToolChoice | None:
-    if choice is None:
-        return None
-    if isinstance(choice, str):
-        return ToolChoice(_MODES[choice])
-    if choice.type != "function":
-        raise InvalidRequestError(
-            f"`tool_choice` of type `{choice.type}` is not supported; use auto, none, "
-            "required or a function.",
-            param="tool_choice.type",
-        )
-    if not choice.name:
-        raise InvalidRequestError(
-            "`tool_choice.name` is required for a function choice.", param="tool_choice.name"
-        )
-    return ToolChoice("named", choice.name)
 
 
 def _output_format(request: ResponsesRequest) -> OutputFormat | None:
@@ -208,15 +207,17 @@ def _check_unsupported(request: ResponsesRequest) -> None:
 
 
 def responses_conversation(
-    request: ResponsesRequest, history: tuple[Message, ...] = ()
+    request: ResponsesRequest, history: tuple[Message, ...] = (), unseal: Unseal = _no_seal
 ) -> Conversation:
-    """The request on top of `history` (the earlier turns `previous_response_id` names)."""
+    """The request on top of `history` (the earlier turns `previous_response_id` names);
+    `unseal` opens replayed reasoning's `encrypted_content`."""
     _check_unsupported(request)
     messages: list[Message] = []
     if request.instructions:
         messages.append(Message(role="system", parts=(TextPart(request.instructions),)))
     messages.extend(history)
-    messages.extend(input_messages(request))
+    messages.extend(input_messages(request, unseal))
+    offered = offered_tools(request.tools)
     if not messages:
         raise InvalidRequestError("`input` must hold at least one item.", param="input")
     effort = request.reasoning.effort if request.reasoning else None
@@ -227,11 +228,12 @@ def responses_conversation(
             temperature=request.temperature, top_p=request.top_p, ignore_eos=request.ignore_eos
         ),
         max_tokens=request.max_output_tokens,
-        tools=tuple(_tool(tool, i) for i, tool in enumerate(request.tools or ())),
-        tool_choice=_tool_choice(request.tool_choice),
+        tools=offered.specs,
+        tool_choice=responses_tool_choice(request.tool_choice, offered),
         parallel_tool_calls=request.parallel_tool_calls is not False,
         output_format=_output_format(request),
         reasoning_effort="high" if effort == "xhigh" else effort,
+        omitted_tools=offered.omitted,
         params=RESPONSES_PARAMS,
     )
 

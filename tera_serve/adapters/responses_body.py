@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from tera_serve.errors import TeraError
-from tera_serve.protocol.responses import ResponsesRequest
+from tera_serve.protocol.responses import FunctionToolParam, ResponsesRequest
 from tera_serve.service.usage import UsageCounter
 
 
@@ -43,20 +44,36 @@ def echoed_settings(request: ResponsesRequest) -> dict[str, Any]:
         "tool_choice": choice.model_dump()
         if choice is not None and not isinstance(choice, str)
         else (choice or "auto"),
-        "tools": [
-            {
-                "type": "function",
-                "name": tool.name,
-                "description": tool.description,
-                "parameters": tool.parameters,
-                "strict": tool.strict,
-            }
-            for tool in request.tools or ()
-        ],
+        "tools": [_echoed_tool(tool) for tool in request.tools or ()],
         "top_p": request.top_p,
         "truncation": "disabled",
         "user": request.user,
     }
+
+
+def _echoed_tool(tool: Any) -> dict[str, Any]:
+    if isinstance(tool, FunctionToolParam):
+        return {
+            "type": "function",
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+            "strict": tool.strict,
+        }
+    # Custom, namespace and built-in tools (those left out too) as the client sent them.
+    echoed: dict[str, Any] = tool.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return echoed
+
+
+@dataclass(frozen=True)
+class OutputRules:
+    """How the output items read the model's calls and reasoning."""
+
+    custom_tools: frozenset[str] = frozenset()
+    """The model-visible names of freeform tools: their calls are `custom_tool_call`s."""
+    seal: Callable[[str], str] | None = None
+    """Seals a reasoning item's text as its `encrypted_content` (when the request asked
+    for `reasoning.encrypted_content`)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,7 @@ class ResponseHead:
     created_at: int
     model: str
     settings: dict[str, Any]
+    rules: OutputRules = field(default_factory=OutputRules)
 
     def body(
         self,

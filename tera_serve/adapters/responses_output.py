@@ -1,25 +1,33 @@
 """Events → OpenAI Responses: the semantic SSE event sequence, or one folded `response`.
 
 One `OutputAssembler` turns the event stream into output items (`reasoning`, `message`,
-`function_call`), opening a new item whenever the kind of output changes, and reports each
-step as a semantic event. The stream encoder numbers and sends those events; the folder
-drops them and keeps only the items. Both end with the same `response` object, so a stream
-and its non-stream twin cannot disagree.
-
-The per-token events (`response.output_text.delta`, `response.reasoning_text.delta`) are
-`TextDelta`s rather than dicts: the encoder frames them from bytes serialized once per item,
-byte for byte what orjson makes of the event's dict (`TextDelta.event()`).
+`function_call`, `custom_tool_call`), opening a new item whenever the kind of output
+changes, and reports each step as a semantic event. A call of a namespaced function
+(`crm.lookup`) carries `namespace` and `name` apart; a freeform tool's call carries its
+`input` text (adapters/freeform_input.py reads it from the arguments as they stream); a
+reasoning item carries `encrypted_content` when the request asked for it. The stream
+encoder numbers and sends those events; the folder drops them and keeps only the items.
+Both end with the same `response` object, so a stream and its non-stream twin cannot
+disagree. The items and the per-token `TextDelta`: adapters/responses_items.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from tera_serve.adapters.responses_body import ResponseHead, response_error
+from tera_serve.adapters.freeform_input import FreeformStream
+from tera_serve.adapters.responses_body import OutputRules, ResponseHead, response_error
+from tera_serve.adapters.responses_items import (
+    CALL_KINDS,
+    ID_PREFIXES,
+    Event,
+    OutputItem,
+    TextDelta,
+    part_body,
+)
 from tera_serve.core.conversation import Message, TextPart, ToolCallPart
 from tera_serve.errors import TeraError
 from tera_serve.parsing.base import ToolCallDelta
@@ -30,148 +38,45 @@ from tera_serve.service.usage import UsageCounter
 OnFinal = Callable[[dict[str, Any], Message], None]
 """Called with a finished (completed or incomplete) response and its output as a turn."""
 
-_ID_PREFIXES = {"reasoning": "rs_", "message": "msg_", "function_call": "fc_"}
-
-
-_DELTA_TYPES = {
-    "reasoning": "response.reasoning_text.delta",
-    "message": "response.output_text.delta",
-}
-
-
-@dataclass
-class _Item:
-    kind: str  # reasoning | message | function_call
-    item_id: str
-    index: int
-    """Its place in `output`."""
-    text: list[str] = field(default_factory=list)
-    call_id: str = ""
-    name: str = ""
-    status: str = "in_progress"
-    delta_head: bytes = b""
-    """A text item's delta frame up to its text (see `TextDelta`)."""
-    delta_tail: bytes = b""
-    """...and after it, with `%d` for the sequence number."""
-
-    def __post_init__(self) -> None:
-        delta_type = _DELTA_TYPES.get(self.kind)
-        if delta_type is None:
-            return
-        self.delta_head = (
-            b"event: "
-            + delta_type.encode()
-            + b'\ndata: {"item_id":'
-            + orjson.dumps(self.item_id)
-            + b',"output_index":%d,"content_index":0,"type":"%s","delta":'
-            % (self.index, delta_type.encode())
-        )
-        logprobs = b',"logprobs":[]' if self.kind == "message" else b""
-        self.delta_tail = logprobs + b',"sequence_number":%d}\n\n'
-
-    def body(self) -> dict[str, Any]:
-        text = "".join(self.text)
-        if self.kind == "reasoning":
-            content = (
-                [{"type": "reasoning_text", "text": text}] if self.status != "in_progress" else []
-            )
-            return {
-                "id": self.item_id,
-                "type": "reasoning",
-                "summary": [],
-                "content": content,
-                "status": self.status,
-            }
-        if self.kind == "message":
-            return {
-                "id": self.item_id,
-                "type": "message",
-                "role": "assistant",
-                "status": self.status,
-                "content": [_text_part(text)] if self.status != "in_progress" else [],
-            }
-        return {
-            "id": self.item_id,
-            "type": "function_call",
-            "call_id": self.call_id,
-            "name": self.name,
-            "arguments": text if self.status != "in_progress" else "",
-            "status": self.status,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """One text delta of a `reasoning` or `message` item (the per-token event)."""
-
-    item: _Item
-    text: str
-
-    def event(self) -> dict[str, Any]:
-        """The event as a dict, in the key order of every other event."""
-        event: dict[str, Any] = {
-            "item_id": self.item.item_id,
-            "output_index": self.item.index,
-            "content_index": 0,
-            "type": _DELTA_TYPES[self.item.kind],
-            "delta": self.text,
-        }
-        if self.item.kind == "message":
-            event["logprobs"] = []
-        return event
-
-    def frame(self, sequence_number: int) -> bytes:
-        """What `_frame({**self.event(), "sequence_number": n})` gives, from the item's
-        pre-serialized head and tail."""
-        return (
-            self.item.delta_head + orjson.dumps(self.text) + self.item.delta_tail % sequence_number
-        )
-
-
-Event = dict[str, Any] | TextDelta
-
-
-def _text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-
-
-def _part(kind: str, text: str) -> dict[str, Any]:
-    return {"type": "reasoning_text", "text": text} if kind == "reasoning" else _text_part(text)
-
 
 class OutputAssembler:
     """The output items of one response, built from its events (Responses has one choice)."""
 
-    def __init__(self, prepared: PreparedGeneration) -> None:
+    def __init__(self, prepared: PreparedGeneration, rules: OutputRules | None = None) -> None:
         self._request_id = prepared.request_id
-        self.items: list[_Item] = []
-        self._open: _Item | None = None
-        self._calls: dict[int, _Item] = {}
+        self._rules = rules or OutputRules()
+        self.items: list[OutputItem] = []
+        self._open: OutputItem | None = None
+        self._calls: dict[int, OutputItem] = {}
         self.finish_reason: str | None = None
 
-    def _start(self, kind: str, events: list[Event], call_id: str = "", name: str = "") -> _Item:
+    def _start(
+        self, kind: str, events: list[Event], call_id: str = "", name: str = ""
+    ) -> OutputItem:
         self._close(events, "completed")
         index = len(self.items)
-        item_id = f"{_ID_PREFIXES[kind]}{self._request_id}_{index}"
-        item = _Item(kind, item_id, index, call_id=call_id, name=name)
+        item_id = f"{ID_PREFIXES[kind]}{self._request_id}_{index}"
+        item = OutputItem(kind, item_id, index, call_id=call_id, name=name)
+        if kind == "custom_tool_call":
+            item.freeform = FreeformStream()
         self.items.append(item)
         self._open = item
         events.append(
             {"type": "response.output_item.added", "output_index": index, "item": item.body()}
         )
-        if kind != "function_call":
+        if kind not in CALL_KINDS:
             events.append(
                 {
                     **self._where(item),
                     "type": "response.content_part.added",
-                    "part": _part(kind, ""),
+                    "part": part_body(kind, ""),
                 }
             )
         return item
 
-    def _where(self, item: _Item) -> dict[str, Any]:
+    def _where(self, item: OutputItem) -> dict[str, Any]:
         where: dict[str, Any] = {"item_id": item.item_id, "output_index": item.index}
-        if item.kind != "function_call":
+        if item.kind not in CALL_KINDS:
             where["content_index"] = 0
         return where
 
@@ -185,17 +90,21 @@ class OutputAssembler:
         where = self._where(item)
         if item.kind == "reasoning":
             events.append({**where, "type": "response.reasoning_text.done", "text": text})
+            if self._rules.seal is not None:
+                item.encrypted = self._rules.seal(text)
         elif item.kind == "message":
             events.append(
                 {**where, "type": "response.output_text.done", "text": text, "logprobs": []}
             )
+        elif item.freeform is not None:
+            self._close_input(item, text, where, events)
         else:
             events.append(
                 {**where, "type": "response.function_call_arguments.done", "arguments": text}
             )
-        if item.kind != "function_call":
+        if item.kind not in CALL_KINDS:
             events.append(
-                {**where, "type": "response.content_part.done", "part": _part(item.kind, text)}
+                {**where, "type": "response.content_part.done", "part": part_body(item.kind, text)}
             )
         events.append(
             {
@@ -212,15 +121,40 @@ class OutputAssembler:
         item.text.append(text)
         events.append(TextDelta(item, text))
 
+    def _close_input(
+        self, item: OutputItem, arguments: str, where: dict[str, Any], events: list[Event]
+    ) -> None:
+        """A custom call's whole input: what streamed, plus any rest (an escape held back
+        at the end, or arguments that were not `{"input": ...}` at all)."""
+        freeform = item.freeform
+        streamed = freeform.decoded if freeform is not None else ""
+        final = freeform.finish(arguments) if freeform is not None else arguments
+        if final.startswith(streamed) and len(final) > len(streamed):
+            rest = final[len(streamed) :]
+            events.append({**where, "type": "response.custom_tool_call_input.delta", "delta": rest})
+        item.final_input = final
+        events.append({**where, "type": "response.custom_tool_call_input.done", "input": final})
+
     def _call(self, call: ToolCallDelta, events: list[Event]) -> None:
         if call.id is not None:
-            self._calls[call.index] = self._start(
-                "function_call", events, call_id=call.id, name=call.name or ""
-            )
+            name = call.name or ""
+            kind = "custom_tool_call" if name in self._rules.custom_tools else "function_call"
+            self._calls[call.index] = self._start(kind, events, call_id=call.id, name=name)
         item = self._calls.get(call.index)
         if item is None or not call.arguments:
             return
         item.text.append(call.arguments)
+        if item.freeform is not None:
+            delta = item.freeform.feed(call.arguments)
+            if delta:
+                events.append(
+                    {
+                        **self._where(item),
+                        "type": "response.custom_tool_call_input.delta",
+                        "delta": delta,
+                    }
+                )
+            return
         events.append(
             {
                 **self._where(item),
@@ -229,7 +163,7 @@ class OutputAssembler:
             }
         )
 
-    def continue_text(self, event: ChoiceEvent) -> _Item | None:
+    def continue_text(self, event: ChoiceEvent) -> OutputItem | None:
         """The per-token case: an event that only adds text to the open item of its kind
         (no other output, not the last) is appended here and its item returned, so the
         encoder can frame it at once; anything else returns None and goes through `add`."""
@@ -272,7 +206,7 @@ class OutputAssembler:
             tool_calls=tuple(
                 ToolCallPart(id=i.call_id, name=i.name, arguments="".join(i.text))
                 for i in self.items
-                if i.kind == "function_call"
+                if i.kind in CALL_KINDS
             ),
             reasoning=reasoning or None,
         )
@@ -300,7 +234,7 @@ class ResponsesStreamEncoder:
         self, prepared: PreparedGeneration, head: ResponseHead, on_final: OnFinal | None = None
     ) -> None:
         self._head = head
-        self._assembler = OutputAssembler(prepared)
+        self._assembler = OutputAssembler(prepared, head.rules)
         self._on_final = on_final
         self._sequence = 0
 
@@ -353,7 +287,7 @@ class ResponsesFolder:
         self, prepared: PreparedGeneration, head: ResponseHead, on_final: OnFinal | None = None
     ) -> None:
         self._head = head
-        self._assembler = OutputAssembler(prepared)
+        self._assembler = OutputAssembler(prepared, head.rules)
         self._on_final = on_final
         self.usage = UsageCounter.of(prepared)
 

@@ -63,11 +63,33 @@ class Message:
 
 
 @dataclass(frozen=True)
+class FreeformInput:
+    """A tool whose input is free text rather than JSON arguments (Responses' `custom`
+    tools). The model sees it as a function of one string, `input`."""
+
+    syntax: Literal["text", "lark", "regex"] = "text"
+    definition: str = ""
+    """The grammar (lark or regex) the input must match; empty for `text`."""
+    param: str = "tools"
+    """Where the tool's format sits in the wire body, for error messages."""
+
+    @property
+    def has_grammar(self) -> bool:
+        return self.syntax != "text"
+
+
+FREEFORM_KEY = "input"
+"""The one argument a freeform tool's call carries its text in."""
+
+
+@dataclass(frozen=True)
 class ToolSpec:
     name: str
+    """The name the model sees and calls (a namespaced tool's is `namespace.name`)."""
     description: str | None = None
     parameters: Mapping[str, Any] | None = None
     strict: bool | None = None
+    freeform: FreeformInput | None = None
 
     def as_openai_tool(self) -> dict[str, Any]:
         """The OpenAI `tools[]` entry chat templates expect."""
@@ -139,6 +161,9 @@ class Conversation:
     thinking_budget_required: bool = True
     """False: a thinking budget the engine cannot enforce is dropped (Messages' `thinking`
     must carry one); True: such a budget is a 400 (Chat's explicit extension)."""
+    omitted_tools: tuple[str, ...] = ()
+    """Hosted tools the client offered that this server cannot run (web search, code
+    execution, ...): left out of the prompt, and named in the response's header."""
     params: Mapping[str, str] = field(default_factory=dict)
     """Wire names of fields whose protocol spells them differently, for error `param`s
     (keys: max_tokens, messages, tools, tool_parameters, tool_choice, response_format,

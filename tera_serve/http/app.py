@@ -81,6 +81,12 @@ async def open_response_store(context: ServerContext) -> None:
         logger.error("%s", exc)
         raise
     logger.info("responses store: %s", context.responses.location)
+    try:
+        context.reasoning_seal.open()
+    except ConfigError as exc:
+        logger.error("%s", exc)
+        raise
+    logger.info("reasoning key: %s", context.reasoning_seal.location)
 
 
 def create_app(context: ServerContext) -> FastAPI:

@@ -8,6 +8,7 @@ from tera_serve.config import ServerConfig
 from tera_serve.metrics import Metrics
 from tera_serve.security.guard import SecurityState
 from tera_serve.service.loading import EngineFactory
+from tera_serve.service.reasoning_seal import ReasoningSeal
 from tera_serve.service.registry import ModelRegistry
 from tera_serve.service.response_store import ResponseStore
 from tera_serve.speech.registry import SpeechModels
@@ -29,8 +30,11 @@ class ServerContext:
     """The speech models (`task: speech`), beside the chat models of `registry`."""
     responses: ResponseStore = field(init=False)
     """The Responses API's stored responses (opened at start-up, or on first use)."""
+    reasoning_seal: ReasoningSeal = field(init=False)
+    """Seals the Responses API's `encrypted_content` (its key: at start-up, or first use)."""
 
     def __post_init__(self) -> None:
         self.security = SecurityState.from_config(self.config)
         self.speech = SpeechModels(self.metrics.registry, self.config.models)
         self.responses = ResponseStore.from_config(self.config)
+        self.reasoning_seal = ReasoningSeal.from_config(self.config)

@@ -18,10 +18,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tera_serve.adapters.responses import carried_messages, responses_conversation
-from tera_serve.adapters.responses_body import ResponseHead, echoed_settings
+from tera_serve.adapters.responses_body import OutputRules, ResponseHead, echoed_settings
 from tera_serve.adapters.responses_output import ResponsesFolder, ResponsesStreamEncoder
 from tera_serve.bounded_work import offload
-from tera_serve.core.conversation import Message
+from tera_serve.core.conversation import Conversation, Message
 from tera_serve.http.body import read_model, translated
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
@@ -35,6 +35,7 @@ from tera_serve.http.route_support import (
 )
 from tera_serve.protocol.responses import ResponsesRequest
 from tera_serve.service.prepared import Delivery
+from tera_serve.service.reasoning_seal import ReasoningSeal
 from tera_serve.service.response_store import ResponseStore
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,16 @@ def _input_items(body: ResponsesRequest, response_id: str) -> tuple[dict[str, An
     for index, item in enumerate(items):
         item.setdefault("id", f"in_{response_id.removeprefix('resp_')}_{index}")
     return tuple(items)
+
+
+def _output_rules(
+    body: ResponsesRequest, conversation: Conversation, seal: ReasoningSeal
+) -> OutputRules:
+    sealed = "reasoning.encrypted_content" in (body.include or ())
+    return OutputRules(
+        custom_tools=frozenset(t.name for t in conversation.tools if t.freeform is not None),
+        seal=functools.partial(seal.seal, model=body.model) if sealed else None,
+    )
 
 
 class _Keeper:
@@ -113,12 +124,18 @@ def build_responses_router() -> APIRouter:
                 body.previous_response_id, owner, "previous_response_id"
             )
             history = earlier.history
-        conversation = await translated(responses_conversation, body, history)
+        # Replayed reasoning opens only for the model it was sealed for.
+        unseal = functools.partial(context.reasoning_seal.unseal, model=body.model)
+        conversation = await translated(responses_conversation, body, history, unseal)
         served, prepared = await admit_conversation(
             request, context, conversation, Delivery(stream=body.stream), "resp_"
         )
         head = ResponseHead(
-            prepared.response_id, prepared.created, body.model, echoed_settings(body)
+            prepared.response_id,
+            prepared.created,
+            body.model,
+            echoed_settings(body),
+            _output_rules(body, conversation, context.reasoning_seal),
         )
         keeper: _Keeper | None = None
         if body.store:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,25 @@ class OutputShape:
 
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+OMITTED_TOOLS_HEADER = "X-Tera-Omitted-Tools"
+"""Names the hosted tools a request offered that this server left out (it cannot run
+them): the request is served without them, on every protocol."""
+
+logger = logging.getLogger(__name__)
+
+
+def omitted_tools_headers(prepared: PreparedGeneration) -> dict[str, str]:
+    """The header naming the left-out hosted tools, logged once per request (a client
+    that never reads headers still has a trace of why its model searched nothing)."""
+    if not prepared.omitted_tools:
+        return {}
+    names = ", ".join(prepared.omitted_tools)
+    logger.warning(
+        "request %s: hosted tools left out (this server does not run them): %s",
+        prepared.request_id,
+        names,
+    )
+    return {OMITTED_TOOLS_HEADER: names}
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> Response:
@@ -96,18 +116,21 @@ async def respond(
     timeout = context.config.request_timeout_s
     guard_of(request).reserve(prepared.prompt_tokens, max_new_tokens(prepared))
     observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
+    omitted = omitted_tools_headers(prepared)
     if prepared.stream:
         return StreamingResponse(
             sse_body(
                 prepared, served.engine, shape.encoder(prepared), timeout, observer, shape.finish
             ),
             media_type="text/event-stream",
-            headers=SSE_HEADERS,
+            headers={**SSE_HEADERS, **omitted},
         )
     body = await folded_body(
         prepared, served.engine, shape.folder(prepared), request, timeout, observer, shape.finish
     )
-    return json_response(body)
+    response = json_response(body)
+    response.headers.update(omitted)
+    return response
 
 
 async def admit_conversation(

@@ -5,6 +5,10 @@ through, and the content they let through is the constrained JSON. A named funct
 streams its arguments as they come; `required` emits its list of calls when the JSON is
 complete. JSON that does not parse (output cut by max_tokens) stays in `content`, never
 silently dropped.
+
+A freeform tool forced under a grammar (Responses' `custom` tools) is constrained to its
+raw input text, not JSON: its stage wraps that text as the call's one string argument
+(`{"input": "..."}`, escaped piece by piece), the form every freeform call takes inside.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ class ForcedToolCallParser:
         function_name: str | None,
         *,
         new_call_id: Callable[[], str] = new_tool_call_id,
+        freeform_key: str | None = None,
     ) -> None:
         self._name = function_name
+        self._freeform_key = freeform_key if function_name is not None else None
         self._new_call_id = new_call_id
         self._started = False
         self._buffer: list[str] = []
@@ -40,6 +46,8 @@ class ForcedToolCallParser:
 
     def _convert(self, content: str, final: bool) -> ParsedDelta:
         out = ParsedDelta()
+        if self._freeform_key is not None:
+            return self._freeform(content, final, out)
         if self._name is not None:
             if content:
                 first = not self._started
@@ -56,6 +64,27 @@ class ForcedToolCallParser:
         self._buffer.append(content)
         if final:
             self._emit_calls(out)
+        return out
+
+    def _freeform(self, content: str, final: bool, out: ParsedDelta) -> ParsedDelta:
+        """The raw text as `{"<key>": "<text>"}`: escaping is per character, so each piece
+        is escaped alone and the pieces join to the escaped whole."""
+        arguments = json.dumps(content, ensure_ascii=False)[1:-1] if content else ""
+        first = not self._started
+        if first and (content or final):
+            self._started = True
+            arguments = "{" + json.dumps(self._freeform_key) + ': "' + arguments
+        if final:
+            arguments += '"}'
+        if arguments:
+            out.tool_calls.append(
+                ToolCallDelta(
+                    index=0,
+                    id=self._new_call_id() if first else None,
+                    name=self._name if first else None,
+                    arguments=arguments,
+                )
+            )
         return out
 
     def _emit_calls(self, out: ParsedDelta) -> None:

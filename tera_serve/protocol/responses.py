@@ -45,12 +45,25 @@ class FunctionCallItem(_Item):
     call_id: str
     name: str
     arguments: str
+    namespace: str | None = None
+    """The namespace tool the function belongs to (None: a top-level function)."""
     id: str | None = None
     status: str | None = None
 
 
+class CustomToolCallItem(_Item):
+    """A replayed call of a `custom` (freeform) tool."""
+
+    type: Literal["custom_tool_call"]
+    call_id: str
+    name: str
+    input: str
+    namespace: str | None = None
+    id: str | None = None
+
+
 class FunctionCallOutputItem(_Item):
-    type: Literal["function_call_output"]
+    type: Literal["function_call_output", "custom_tool_call_output"]
     call_id: str
     output: str | list[MessagePart]
     id: str | None = None
@@ -79,7 +92,9 @@ class OtherItem(_Item):
 
 def _item_kind(value: Any) -> str:
     kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", "")
-    known = ("message", "function_call", "function_call_output", "reasoning")
+    known = ("message", "function_call", "function_call_output", "reasoning", "custom_tool_call")
+    if kind == "custom_tool_call_output":
+        kind = "function_call_output"  # the same shape: a tool result for its call_id
     return f"item[{kind if kind in known else 'other'}]"
 
 
@@ -88,6 +103,7 @@ InputItem = Annotated[
     Annotated[MessageItem, Tag("item[message]")]
     | Annotated[FunctionCallItem, Tag("item[function_call]")]
     | Annotated[FunctionCallOutputItem, Tag("item[function_call_output]")]
+    | Annotated[CustomToolCallItem, Tag("item[custom_tool_call]")]
     | Annotated[ReasoningItem, Tag("item[reasoning]")]
     | Annotated[OtherItem, Tag("item[other]")],
     Discriminator(_item_kind),
@@ -104,20 +120,115 @@ Input = Annotated[
 ]
 
 
-class ToolParam(_Item):
-    """`function` tools are served; any other type (web_search, file_search, ...) is a 400."""
+ToolName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+MAX_NAMESPACE_TOOLS = 128
 
-    model_config = ConfigDict(extra="allow")
-    type: str
-    name: (
-        Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")] | None
-    ) = None
+
+class FunctionToolParam(_Item):
+    type: Literal["function"]
+    name: ToolName
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    defer_loading: bool | None = None
+    """Accepted: the function is offered at once (there is no tool search to defer to)."""
+
+
+class TextInputFormat(_Item):
+    type: Literal["text"]
+
+
+class GrammarInputFormat(_Item):
+    type: Literal["grammar"]
+    syntax: Literal["lark", "regex"]
+    definition: Annotated[str, Field(min_length=1)]
+
+
+class CustomToolParam(_Item):
+    """A freeform tool: the model writes its input as text (under `format`'s grammar)."""
+
+    type: Literal["custom"]
+    name: ToolName
+    description: str | None = None
+    format: Annotated[TextInputFormat | GrammarInputFormat, Field(discriminator="type")] | None = (
+        None
+    )
+    defer_loading: bool | None = None
+
+
+NamespaceMember = Annotated[FunctionToolParam | CustomToolParam, Field(discriminator="type")]
+
+
+class NamespaceToolParam(_Item):
+    """Function and custom tools grouped under one name; the model sees `namespace.name`."""
+
+    type: Literal["namespace"]
+    name: ToolName
+    description: str | None = None
+    tools: Annotated[list[NamespaceMember], Field(min_length=1, max_length=MAX_NAMESPACE_TOOLS)]
+
+
+HOSTED_TOOL_TYPES = frozenset(
+    {
+        # Run by OpenAI's servers.
+        "web_search",
+        "web_search_2025_08_26",
+        "web_search_preview",
+        "web_search_preview_2025_03_11",
+        "file_search",
+        "code_interpreter",
+        "image_generation",
+        "mcp",
+        "tool_search",
+        "programmatic_tool_calling",
+        # Run by the client, but called in item types of OpenAI's own models
+        # (computer_call, local_shell_call, shell_call, apply_patch_call) with no schema
+        # given: no other model can be offered them.
+        "computer",
+        "computer_use",
+        "computer_use_preview",
+        "local_shell",
+        "shell",
+        "apply_patch",
+    }
+)
+"""Built-in tools tera-serve cannot run: left out of the prompt and named in the response's
+`X-Tera-Omitted-Tools` header (a `tool_choice` forcing one is a 400)."""
+
+
+class HostedToolParam(_Item):
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+class OtherToolParam(_Item):
+    """A tool type no OpenAI release has: a 400 naming it."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+def _tool_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    if kind in ("function", "custom", "namespace"):
+        return f"tool[{kind}]"
+    return "tool[hosted]" if kind in HOSTED_TOOL_TYPES else "tool[other]"
+
+
+ToolParam = Annotated[
+    Annotated[FunctionToolParam, Tag("tool[function]")]
+    | Annotated[CustomToolParam, Tag("tool[custom]")]
+    | Annotated[NamespaceToolParam, Tag("tool[namespace]")]
+    | Annotated[HostedToolParam, Tag("tool[hosted]")]
+    | Annotated[OtherToolParam, Tag("tool[other]")],
+    Discriminator(_tool_kind),
+]
 
 
 class FunctionToolChoice(_Item):
+    """`{"type": "function" | "custom", "name": ...}` forces that tool; a built-in tool's
+    type (`web_search_preview`, `mcp`, ...) forces a tool this server does not run (400)."""
+
     model_config = ConfigDict(extra="allow")
     type: str
     name: str | None = None
@@ -165,6 +276,11 @@ class ResponsesRequest(_Item):
     """`auto` (drop the oldest items to fit) is not offered: an over-long input is a 400."""
     background: Literal[False] | None = None
     include: list[str] | None = None
+    prompt_cache_key: Annotated[str, Field(max_length=1024)] | None = None
+    """Accepted with no effect: the engine's prefix cache serves every request's shared
+    prefix whatever its key."""
+    client_metadata: dict[str, Any] | None = None
+    """Codex's request metadata: accepted with no effect, never logged."""
     # Refused when set (not silently dropped): server-side conversations and prompt
     # templates are OpenAI's stores, and output logprobs are not offered on this route yet.
     conversation: None = None

@@ -155,7 +155,9 @@ async def prepare(
         for index in range(conversation.n)
     )
     if structured is not None:
-        param = conversation.param("tools") if forced else output_schema_param(conversation)
+        param = output_schema_param(conversation)
+        if forced is not None:
+            param = forced.param or conversation.param("tools")
         await check_engine_accepts(served, engine_requests[0], param, backend)
     parsed_tools = conversation.tools if conversation.tools_offered() and not forced else ()
     make_parser = served.family.parser_factory(
@@ -165,7 +167,9 @@ async def prepare(
         ),
     )
     if forced is not None:
-        make_parser = functools.partial(forced_chain, make_parser, forced.function_name)
+        make_parser = functools.partial(
+            forced_chain, make_parser, forced.function_name, forced.freeform_key
+        )
     return PreparedGeneration(
         request_id=request_id,
         response_id=f"{response_id_prefix}{request_id}",
@@ -182,11 +186,17 @@ async def prepare(
         choices_per_prompt=conversation.n,
         continuous_usage=delivery.continuous_usage,
         prompt_logprobs=conversation.prompt_logprobs,
+        omitted_tools=conversation.omitted_tools,
     )
 
 
-def forced_chain(make_inner: Callable[[], OutputParser], function_name: str | None) -> OutputParser:
-    return ParserChain((make_inner(), ForcedToolCallParser(function_name)))
+def forced_chain(
+    make_inner: Callable[[], OutputParser],
+    function_name: str | None,
+    freeform_key: str | None = None,
+) -> OutputParser:
+    forced = ForcedToolCallParser(function_name, freeform_key=freeform_key)
+    return ParserChain((make_inner(), forced))
 
 
 def thinking_budget(conversation: Conversation, served: ServedModel) -> int | None:

@@ -51,6 +51,8 @@ class PreparedGeneration:
     """Return the prompt's logprobs (vLLM's `prompt_logprobs` field) with this many alternatives."""
     echo: tuple[EchoPrompt, ...] | None = None
     """Completions `echo`: per prompt, what each of its choices starts with."""
+    omitted_tools: tuple[str, ...] = ()
+    """Hosted tools left out of the prompt (the conversation's), for the response header."""
 
     @staticmethod
     def now() -> int:

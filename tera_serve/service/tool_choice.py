@@ -5,6 +5,12 @@ function, the function's arguments object; for `required`, a list of
 `{"name": ..., "arguments": ...}` calls of offered tools. The output parser then reports
 that JSON as tool calls. Reasoning models think first: the grammar starts only after the
 reasoning ends (the engine's reasoning parser decides where).
+
+A freeform tool with a grammar (Responses' `custom` tools, lark or regex) is enforced
+only when tool_choice names it: the whole answer is then its raw input, under that grammar.
+Offered beside other tools (auto, required), its call would sit inside the model's own
+call format, where no grammar of ours reaches it: such a request is refused, never served
+with the grammar silently dropped (DESIGN rule 11).
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tera_serve.core.conversation import Conversation
+from tera_serve.core.conversation import FREEFORM_KEY, Conversation, ToolSpec
 from tera_serve.engine.base import StructuredConstraint
 from tera_serve.errors import InvalidRequestError
 from tera_serve.service.request_bounds import check_combined_schema
-from tera_serve.service.structured import check_backend_enforces, check_json_schema
+from tera_serve.service.structured import (
+    MAX_SCHEMA_BYTES,
+    check_backend_enforces,
+    check_json_schema,
+)
 
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 MAX_FORCED_CALLS = 8
@@ -31,17 +41,53 @@ class ForcedTools:
     constraint: StructuredConstraint
     function_name: str | None
     """Set for a named function; None for `required`."""
+    freeform_key: str | None = None
+    """Set when the answer is a freeform tool's raw input (its grammar constrains it)."""
+    param: str | None = None
+    """Where a constraint the engine refuses sits in the body (None: the tools)."""
 
 
 def _parameters(schema: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(schema) if schema else ANY_OBJECT
 
 
+def _grammar_constraint(tool: ToolSpec) -> StructuredConstraint | None:
+    freeform = tool.freeform
+    if freeform is None or not freeform.has_grammar:
+        return None
+    size = len(freeform.definition.encode())
+    if size > MAX_SCHEMA_BYTES:
+        raise InvalidRequestError(
+            f"The grammar is {size} bytes; the limit is {MAX_SCHEMA_BYTES}.", param=freeform.param
+        )
+    if freeform.syntax == "regex":
+        return StructuredConstraint(regex=freeform.definition)
+    return StructuredConstraint(grammar=freeform.definition)
+
+
+def check_unforced_grammars(conversation: Conversation) -> None:
+    """A grammar tool the model may call without being forced to: refused (see above)."""
+    choice = conversation.tool_choice
+    if not conversation.tools_offered() or (choice is not None and choice.mode == "named"):
+        return
+    for tool in conversation.tools:
+        if tool.freeform is not None and tool.freeform.has_grammar:
+            raise InvalidRequestError(
+                f"The {tool.freeform.syntax} grammar of the tool '{tool.name}' can be enforced "
+                f"only when `{conversation.param('tool_choice')}` names that tool; this "
+                "server cannot hold a grammar inside the model's own tool-call format. Name "
+                'the tool in tool_choice, or give it `format: {"type": "text"}`.',
+                param=tool.freeform.param,
+            )
+
+
 def forced_tools(conversation: Conversation, backend: str) -> ForcedTools | None:
+    check_unforced_grammars(conversation)
     choice = conversation.tool_choice
     if choice is None or choice.mode in ("auto", "none"):
         return None
     choice_param = conversation.param("tool_choice")
+    specs = {tool.name: tool for tool in conversation.tools}
     tools = {tool.name: tool.parameters for tool in conversation.tools}
     if not tools:
         raise InvalidRequestError(
@@ -66,6 +112,10 @@ def forced_tools(conversation: Conversation, backend: str) -> ForcedTools | None
                 f"`{choice_param}` names the function '{name}', which is not in `tools`.",
                 param=choice_param,
             )
+        freeform = specs[name].freeform
+        grammar = _grammar_constraint(specs[name])
+        if grammar is not None and freeform is not None:
+            return ForcedTools(grammar, name, freeform_key=FREEFORM_KEY, param=freeform.param)
         return ForcedTools(StructuredConstraint(json_schema=_parameters(tools[name])), name)
     calls: dict[str, Any] = {
         "type": "array",

@@ -120,9 +120,9 @@ def test_tools_choice_and_format() -> None:
 @pytest.mark.parametrize(
     ("fields", "param", "word"),
     [
-        ({"tools": [TOOL, {"type": "web_search"}]}, "tools[1].type", "web_search"),
-        ({"tools": [{"type": "code_interpreter", "container": {}}]}, "tools[0].type", "code_"),
-        ({"tool_choice": {"type": "file_search"}}, "tool_choice.type", "file_search"),
+        ({"tools": [TOOL, {"type": "web_crawl"}]}, "tools[1].type", "web_crawl"),
+        ({"tool_choice": {"type": "file_search"}}, "tool_choice", "file_search"),
+        ({"tool_choice": {"type": "allowed_tools", "tools": []}}, "tool_choice.type", "allowed"),
         ({"input": [{"type": "item_reference", "id": "x"}]}, "input[0].type", "item_reference"),
         ({"include": ["file_search_call.results"]}, "include", "file_search_call"),
         ({"text": {"format": {"type": "json_schema", "schema": {}}}}, "text.format.name", "name"),

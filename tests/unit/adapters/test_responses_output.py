@@ -237,9 +237,10 @@ def test_a_failure_after_the_start_is_response_failed() -> None:
 @pytest.mark.parametrize("kind", ["message", "reasoning"])
 @pytest.mark.parametrize("text", ["Hi", "", 'é "q" \\ \n\u2028 🌊 \x00', "%d %s"])
 def test_text_deltas_from_pre_serialized_heads_are_the_dicts_bytes(kind: str, text: str) -> None:
-    from tera_serve.adapters.responses_output import TextDelta, _frame, _Item
+    from tera_serve.adapters.responses_items import OutputItem
+    from tera_serve.adapters.responses_output import TextDelta, _frame
 
-    delta = TextDelta(_Item(kind, f'x_%d_{kind}"', 3), text)
+    delta = TextDelta(OutputItem(kind, f'x_%d_{kind}"', 3), text)
     assert delta.frame(41) == _frame({**delta.event(), "sequence_number": 41})
     expected_type = (
         "response.output_text.delta" if kind == "message" else "response.reasoning_text.delta"

@@ -83,10 +83,10 @@ async def test_store_false_keeps_nothing_and_errors_are_openai_shaped(smollm_dir
         answer = (await client.post("/v1/responses", json={**BODY, "store": False})).json()
         assert answer["store"] is False
         assert (await client.get(f"/v1/responses/{answer['id']}")).status_code == 404
-        tool = await client.post("/v1/responses", json={**BODY, "tools": [{"type": "web_search"}]})
+        tool = await client.post("/v1/responses", json={**BODY, "tools": [{"type": "web_crawl"}]})
         assert tool.status_code == 400
         assert tool.json()["error"]["param"] == "tools[0].type"
-        assert "web_search" in tool.json()["error"]["message"]
+        assert "web_crawl" in tool.json()["error"]["message"]
         short = await client.post("/v1/responses", json={**BODY, "max_output_tokens": 2})
         assert short.json()["status"] == "incomplete"
         assert short.json()["incomplete_details"] == {"reason": "max_output_tokens"}
