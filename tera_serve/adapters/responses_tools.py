@@ -37,8 +37,10 @@ from tera_serve.protocol.responses import (
 
 NAMESPACE_SEPARATOR = "."
 
-_FREEFORM_PARAMETERS: Mapping[str, Any] = MappingProxyType(
-    {
+def _freeform_parameters() -> dict[str, Any]:
+    """The one-string schema a freeform tool is offered with (a fresh dict: templates and
+    schema checks take plain JSON values)."""
+    return {
         "type": "object",
         "properties": {
             FREEFORM_KEY: {
@@ -49,7 +51,6 @@ _FREEFORM_PARAMETERS: Mapping[str, Any] = MappingProxyType(
         "required": [FREEFORM_KEY],
         "additionalProperties": False,
     }
-)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def _custom(tool: CustomToolParam, namespace: NamespaceToolParam | None, where: 
     return ToolSpec(
         name=visible_name(tool.name, namespace.name if namespace else None),
         description=_led_by(namespace.description if namespace else None, description),
-        parameters=_FREEFORM_PARAMETERS,
+        parameters=_freeform_parameters(),
         freeform=freeform,
     )
 

@@ -144,19 +144,32 @@ class GrammarInputFormat(_Item):
     definition: Annotated[str, Field(min_length=1)]
 
 
+def _type_tag(value: Any) -> str:
+    """`type` in brackets: `validation.param_from_location` leaves such tags out of params."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"[{kind}]"
+
+
+InputFormat = Annotated[
+    Annotated[TextInputFormat, Tag("[text]")] | Annotated[GrammarInputFormat, Tag("[grammar]")],
+    Discriminator(_type_tag),
+]
+
+
 class CustomToolParam(_Item):
     """A freeform tool: the model writes its input as text (under `format`'s grammar)."""
 
     type: Literal["custom"]
     name: ToolName
     description: str | None = None
-    format: Annotated[TextInputFormat | GrammarInputFormat, Field(discriminator="type")] | None = (
-        None
-    )
+    format: InputFormat | None = None
     defer_loading: bool | None = None
 
 
-NamespaceMember = Annotated[FunctionToolParam | CustomToolParam, Field(discriminator="type")]
+NamespaceMember = Annotated[
+    Annotated[FunctionToolParam, Tag("[function]")] | Annotated[CustomToolParam, Tag("[custom]")],
+    Discriminator(_type_tag),
+]
 
 
 class NamespaceToolParam(_Item):
