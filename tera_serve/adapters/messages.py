@@ -13,6 +13,7 @@ from typing import Literal
 
 import orjson
 
+from tera_serve.adapters.messages_tools import messages_tools
 from tera_serve.core.conversation import (
     ContentPart,
     Conversation,
@@ -23,7 +24,6 @@ from tera_serve.core.conversation import (
     TextPart,
     ToolCallPart,
     ToolChoice,
-    ToolSpec,
 )
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.messages import (
@@ -36,7 +36,6 @@ from tera_serve.protocol.messages import (
     ThinkingAdaptive,
     ThinkingBlock,
     ThinkingEnabled,
-    ToolParam,
     ToolResultBlock,
     ToolUseBlock,
 )
@@ -227,16 +226,6 @@ def thinking_omitted(request: MessagesCountRequest) -> bool:
     )
 
 
-def _tool(tool: ToolParam, index: int) -> ToolSpec:
-    if tool.type not in (None, "custom"):
-        raise InvalidRequestError(
-            f"The server tool `{tool.type}` ({tool.name}) is not offered here; "
-            "define it as a client tool with `input_schema`.",
-            param=f"tools[{index}].type",
-        )
-    return ToolSpec(name=tool.name, description=tool.description, parameters=tool.input_schema)
-
-
 def _tool_choice(request: MessagesCountRequest) -> tuple[ToolChoice | None, bool]:
     choice = request.tool_choice
     if choice is None:
@@ -287,6 +276,8 @@ def messages_conversation(request: MessagesCountRequest) -> Conversation:
         else:
             messages.extend(_instruction_turn(message, param))
     choice, parallel = _tool_choice(request)
+    tools = messages_tools(request.tools)  # Anthropic's own tools: left out, named
+    tools.check_choice(choice)
     thinking = request.thinking
     full = request if isinstance(request, MessagesRequest) else None
     return Conversation(
@@ -300,12 +291,13 @@ def messages_conversation(request: MessagesCountRequest) -> Conversation:
             ignore_eos=full.ignore_eos if full else False,
         ),
         max_tokens=full.max_tokens if full else None,
-        tools=tuple(_tool(tool, i) for i, tool in enumerate(request.tools or ())),
+        tools=tools.specs,
         tool_choice=choice,
         parallel_tool_calls=parallel,
         output_format=_output_format(request),
         reasoning_effort=_reasoning_effort(request),
         thinking_budget=thinking.budget_tokens if isinstance(thinking, ThinkingEnabled) else None,
         thinking_budget_required=False,
+        omitted_tools=tools.omitted,
         params=MESSAGES_PARAMS,
     )

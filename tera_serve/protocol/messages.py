@@ -71,11 +71,15 @@ class MessageParam(_Block):
 
 
 class ToolParam(_Block):
-    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    name: (
+        Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")] | None
+    ) = None
+    """Required of client tools (adapters/messages_tools.py); `mcp_toolset` has none."""
     description: str | None = None
     input_schema: dict[str, Any] | None = None
     type: str | None = None
-    """`custom` (or absent) for client tools; Anthropic's server tools are refused."""
+    """`custom` (or absent) for client tools; Anthropic's own tools (server tools and
+    schema-less client tools) are left out and named in `X-Tera-Omitted-Tools`."""
 
 
 class ToolChoiceParam(_Block):

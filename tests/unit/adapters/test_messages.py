@@ -120,7 +120,7 @@ def test_output_format_and_images() -> None:
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools[0].type"),
+        ({"tools": [{"type": "web_crawler_2025", "name": "crawl"}]}, "tools[0].type"),
         ({"tool_choice": {"type": "tool"}}, "tool_choice"),
         (
             {
