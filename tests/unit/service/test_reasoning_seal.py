@@ -88,3 +88,22 @@ def test_an_explicit_key_file_is_shared_and_must_be_valid(tmp_path: Path) -> Non
     short.write_text(base64.b64encode(b"sixteen bytes!!!").decode())
     with pytest.raises(ConfigError, match="32 random bytes"):
         _seal(tmp_path, reasoning_key_file=str(short)).open()
+
+
+async def test_the_key_is_made_at_start_up_and_a_bad_one_stops_it(tmp_path: Path) -> None:
+    from tera_serve.http.app import open_response_store
+    from tera_serve.http.context import ServerContext
+
+    store = str(tmp_path / "responses.sqlite3")
+    config = ServerConfig(MODELS, responses_store=store)
+    first = ServerContext(config=config, engine_factory=lambda *_: None)
+    await open_response_store(first)
+    await first.responses.close()
+    assert (tmp_path / KEY_FILE).is_file()
+    bad = tmp_path / "bad.key"
+    bad.write_text("not a key")
+    config = ServerConfig(MODELS, responses_store=store, reasoning_key_file=str(bad))
+    context = ServerContext(config=config, engine_factory=lambda *_: None)
+    with pytest.raises(ConfigError, match=r"bad\.key"):
+        await open_response_store(context)
+    await context.responses.close()
