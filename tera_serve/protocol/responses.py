@@ -192,7 +192,7 @@ HOSTED_TOOL_TYPES = frozenset(
         "code_interpreter",
         "image_generation",
         "mcp",
-        "tool_search",
+        "tool_search",  # or run by the client (`execution: "client"`), in tool_search_call items
         "programmatic_tool_calling",
         # Run by the client, but called in item types of OpenAI's own models
         # (computer_call, local_shell_call, shell_call, apply_patch_call) with no schema
