@@ -20,23 +20,14 @@ from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 
-# A freeze bound against a hang (the loop stuck for good), not a latency claim: a loaded
-# 2-core machine may answer slowly. The worst /health latency per attack is measured by
-# benchmarks/hostile.py (DESIGN rule 8).
-HEALTH_HANG_BOUND_S = 10.0
-
 
 @pytest.fixture
 def attack(hostile_server: tuple[LiveServer, Target, Path]) -> Iterator[Target]:
-    """The target, with /health probed throughout the test."""
+    """The target, with /health probed throughout the test (a hang bound: the worst
+    latency per attack is measured by benchmarks/hostile.py, DESIGN rule 8)."""
     server, target, _ = hostile_server
-    with hostile.probing(target) as prober:
-        yield target
-    assert prober.failures == 0, "the /health prober got an error"
-    assert prober.samples > 0
-    assert prober.worst_s < HEALTH_HANG_BOUND_S, f"/health took {prober.worst_s:.2f} s"
-    assert server.process.poll() is None
-    assert server.unfinished_requests() == 0
+    with hostile.watched(server, target) as watched:
+        yield watched
 
 
 def _all(outcome: hostile.Outcome, status: int, param: str | None = None) -> None:

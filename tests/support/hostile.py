@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import orjson
 
+from tests.support.live_server import LiveServer
+
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 HOSTILE_SERVER_ARGS = (
     "--max-model-len", "2048", "--allow-request-chat-template", "--cpu-work-timeout-s", "5",
@@ -317,3 +319,23 @@ def probing(target: Target) -> Iterator[HealthProber]:
     with HealthProber(target.base_url) as prober:
         time.sleep(0.2)
         yield prober
+
+
+HEALTH_HANG_BOUND_S = 10.0
+"""A freeze bound against a hang (the loop stuck for good), not a latency claim: a loaded
+2-core machine may answer slowly. benchmarks/hostile.py measures the worst latency."""
+
+
+@contextlib.contextmanager
+def watched(
+    server: LiveServer, target: Target, hang_bound_s: float = HEALTH_HANG_BOUND_S
+) -> Iterator[Target]:
+    """The target with /health probed throughout; then what every hostile test checks:
+    no /health failure nor hang, the server alive, no engine request left behind."""
+    with probing(target) as prober:
+        yield target
+    assert prober.failures == 0, "the /health prober got an error"
+    assert prober.samples > 0
+    assert prober.worst_s < hang_bound_s, f"/health took {prober.worst_s:.2f} s"
+    assert server.process.poll() is None
+    assert server.unfinished_requests() == 0

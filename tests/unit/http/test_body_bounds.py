@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from tera_serve.engine.fake import FakeEngine
 from tera_serve.http import body as body_module
 from tera_serve.http import messages_routes, responses_routes, routes
 from tera_serve.service.request_bounds import PARTS_PER_MESSAGE
@@ -78,13 +80,17 @@ class Spy:
         return spied
 
 
-def _spy_on(monkeypatch: pytest.MonkeyPatch, route: Route) -> tuple[Spy, Spy]:
+async def _spied_post(
+    route: Route, parts: int, smollm_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[httpx.Response, Spy, Spy, FakeEngine]:
+    """POST the route's body of `parts`, watching its translator and pydantic's validation."""
     translate, validate = Spy(), Spy()
-    monkeypatch.setattr(
-        route.module, route.translator, translate.wrap(getattr(route.module, route.translator))
-    )
+    original = getattr(route.module, route.translator)
+    monkeypatch.setattr(route.module, route.translator, translate.wrap(original))
     monkeypatch.setattr(body_module, "validate_body", validate.wrap(body_module.validate_body))
-    return translate, validate
+    async with fake_server(smollm_dir) as (client, engine, _):
+        response = await client.post(route.path, json=route.make(parts))
+    return response, translate, validate, engine
 
 
 @pytest.mark.parametrize("name", list(ROUTES))
@@ -92,9 +98,9 @@ async def test_too_many_parts_are_refused_before_validation_and_translation(
     name: str, smollm_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     route = ROUTES[name]
-    translate, validate = _spy_on(monkeypatch, route)
-    async with fake_server(smollm_dir) as (client, engine, _):
-        response = await client.post(route.path, json=route.make(LIMIT + 1))
+    response, translate, validate, engine = await _spied_post(
+        route, LIMIT + 1, smollm_dir, monkeypatch
+    )
     assert response.status_code == 400, response.text
     message = f"holds more than {LIMIT} turns, content parts and tool calls together"
     error = response.json()["error"]
@@ -112,11 +118,8 @@ async def test_too_many_parts_are_refused_before_validation_and_translation(
 async def test_translation_runs_in_the_cpu_pool(
     name: str, smollm_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    route = ROUTES[name]
-    translate, validate = _spy_on(monkeypatch, route)
-    async with fake_server(smollm_dir) as (client, _engine, _):
-        loop_thread = threading.current_thread()
-        response = await client.post(route.path, json=route.make(0))
+    loop_thread = threading.current_thread()
+    response, translate, validate, _ = await _spied_post(ROUTES[name], 0, smollm_dir, monkeypatch)
     assert response.status_code == 200, response.text
     assert len(translate.threads) == 1 and len(validate.threads) == 1
     assert translate.threads[0] is not loop_thread
