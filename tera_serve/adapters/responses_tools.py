@@ -37,6 +37,7 @@ from tera_serve.protocol.responses import (
 
 NAMESPACE_SEPARATOR = "."
 
+
 def _freeform_parameters() -> dict[str, Any]:
     """The one-string schema a freeform tool is offered with (a fresh dict: templates and
     schema checks take plain JSON values)."""
