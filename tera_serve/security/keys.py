@@ -25,6 +25,7 @@ not its name (DESIGN rule 12): names are for logs and metrics.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -53,6 +54,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _LIMITS = ("rpm", "tpm", "max_concurrency")
 _FIELDS = frozenset({"name", "sha256", "models", *_LIMITS, "scopes", "created", "hint"})
+_IDENTITY_DOMAIN = b"tera-serve key identity\0"
 SCOPES = ("admin",)
 """Extra powers a key may carry: `admin` reads /metrics (every model's traffic)."""
 
@@ -83,13 +85,14 @@ class KeyRecord:
     source: str = field(default="", compare=False)
     """Where the key comes from, for error messages (never written to the file)."""
 
-    @property
+    @functools.cached_property
     def identity(self) -> str:
-        """What owns the key's stored responses and limit buckets: its secret's whole hash,
-        so two keys never share one, whatever their names or sources. A rotated key (a new
-        secret under the same name) is a new identity: it starts with fresh limits and
-        cannot read what the old secret stored."""
-        return "key:" + self.sha256
+        """What owns the key's stored responses and limit buckets: derived from its secret's
+        whole hash, so two keys never share one, whatever their names or sources. A rotated
+        key (a new secret under the same name) is a new identity: it starts with fresh
+        limits and cannot read what the old secret stored. Domain-separated from `sha256`,
+        the value secrets are checked against, so the response store never holds it."""
+        return "key:" + hashlib.sha256(_IDENTITY_DOMAIN + self.sha256.encode()).hexdigest()
 
     @property
     def is_admin(self) -> bool:

@@ -211,3 +211,10 @@ def test_rotated_keys_idle_buckets_do_not_pile_up() -> None:
     assert len(limiter._usage) <= 2
     with pytest.raises(RateLimitError, match="concurrent"):
         limiter.admit(busy)  # the busy key's count survived the pruning
+
+
+def test_identity_is_not_the_hash_secrets_are_checked_against() -> None:
+    """The response store keeps identities: it must not hold the keys file's verifier."""
+    record = KeyRecord(name="alice", sha256=hash_secret("sk-tera-secret"))
+    assert record.sha256 not in record.identity
+    assert record.identity == KeyRecord(name="bob", sha256=record.sha256).identity
