@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tera_serve.adapters.responses_tools import (
+    OfferedTools,
     offered_tools,
     responses_tool_choice,
     visible_name,
@@ -206,11 +207,25 @@ def _check_unsupported(request: ResponsesRequest) -> None:
         )
 
 
+@dataclass(frozen=True)
+class ResponsesTranslation:
+    conversation: Conversation
+    tools: OfferedTools
+    """What the model's calls are on the wire (the output items read them)."""
+
+
 def responses_conversation(
     request: ResponsesRequest, history: tuple[Message, ...] = (), unseal: Unseal = _no_seal
 ) -> Conversation:
     """The request on top of `history` (the earlier turns `previous_response_id` names);
     `unseal` opens replayed reasoning's `encrypted_content`."""
+    return responses_translation(request, history, unseal).conversation
+
+
+def responses_translation(
+    request: ResponsesRequest, history: tuple[Message, ...] = (), unseal: Unseal = _no_seal
+) -> ResponsesTranslation:
+    """responses_conversation, with the offered tools it made."""
     _check_unsupported(request)
     messages: list[Message] = []
     if request.instructions:
@@ -221,7 +236,7 @@ def responses_conversation(
     if not messages:
         raise InvalidRequestError("`input` must hold at least one item.", param="input")
     effort = request.reasoning.effort if request.reasoning else None
-    return Conversation(
+    conversation = Conversation(
         model=request.model,
         messages=tuple(messages),
         sampling=Sampling(
@@ -236,6 +251,7 @@ def responses_conversation(
         omitted_tools=offered.omitted,
         params=RESPONSES_PARAMS,
     )
+    return ResponsesTranslation(conversation, offered)
 
 
 def carried_messages(request: ResponsesRequest, conversation: Conversation) -> tuple[Message, ...]:

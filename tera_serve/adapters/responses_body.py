@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tera_serve.adapters.responses_tools import OfferedTools
 from tera_serve.errors import TeraError
 from tera_serve.protocol.responses import FunctionToolParam, ResponsesRequest
 from tera_serve.service.usage import UsageCounter
@@ -69,8 +70,10 @@ def _echoed_tool(tool: Any) -> dict[str, Any]:
 class OutputRules:
     """How the output items read the model's calls and reasoning."""
 
-    custom_tools: frozenset[str] = frozenset()
-    """The model-visible names of freeform tools: their calls are `custom_tool_call`s."""
+    tools: OfferedTools = field(default_factory=OfferedTools)
+    """The offered tools by the name the model calls them: a call's kind (a freeform
+    tool's is a `custom_tool_call`), namespace and wire name; a name the client never
+    offered stays whole."""
     seal: Callable[[str], str] | None = None
     """Seals a reasoning item's text as its `encrypted_content` (when the request asked
     for `reasoning.encrypted_content`)."""

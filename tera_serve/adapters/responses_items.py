@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from tera_serve.adapters.freeform_input import FreeformStream
-from tera_serve.adapters.responses_tools import NAMESPACE_SEPARATOR
+from tera_serve.adapters.responses_tools import CallTarget
 
 ID_PREFIXES = {
     "reasoning": "rs_",
@@ -40,6 +40,8 @@ class OutputItem:
     call_id: str = ""
     name: str = ""
     """A call's name as the model called it (a namespaced one: `namespace.name`)."""
+    target: CallTarget | None = None
+    """...and what that name is on the wire (the offered tool's namespace and name)."""
     status: str = "in_progress"
     freeform: FreeformStream | None = None
     """A custom tool call's input, decoded from its arguments."""
@@ -90,13 +92,11 @@ class OutputItem:
                 "status": self.status,
                 "content": [_text_part(text)] if self.status != "in_progress" else [],
             }
-        namespace, dot, name = self.name.partition(NAMESPACE_SEPARATOR)
+        target = self.target or CallTarget("function", self.name)
         call: dict[str, Any] = {"id": self.item_id, "type": self.kind, "call_id": self.call_id}
-        if dot:
-            call["namespace"] = namespace
-        else:
-            name = self.name
-        call["name"] = name
+        if target.namespace:
+            call["namespace"] = target.namespace
+        call["name"] = target.name
         if self.kind == "custom_tool_call":
             call["input"] = self.final_input if self.status != "in_progress" else ""
         else:

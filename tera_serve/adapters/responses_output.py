@@ -2,8 +2,9 @@
 
 One `OutputAssembler` turns the event stream into output items (`reasoning`, `message`,
 `function_call`, `custom_tool_call`), opening a new item whenever the kind of output
-changes, and reports each step as a semantic event. A call of a namespaced function
-(`crm.lookup`) carries `namespace` and `name` apart; a freeform tool's call carries its
+changes, and reports each step as a semantic event. A call of an offered namespaced function
+(`crm.lookup`) carries `namespace` and `name` apart (a name the client never offered stays
+whole); a freeform tool's call carries its
 `input` text (adapters/freeform_input.py reads it from the arguments as they stream); a
 reasoning item carries `encrypted_content` when the request asked for it. The stream
 encoder numbers and sends those events; the folder drops them and keeps only the items.
@@ -28,6 +29,7 @@ from tera_serve.adapters.responses_items import (
     TextDelta,
     part_body,
 )
+from tera_serve.adapters.responses_tools import CallTarget
 from tera_serve.core.conversation import Message, TextPart, ToolCallPart
 from tera_serve.errors import TeraError
 from tera_serve.parsing.base import ToolCallDelta
@@ -51,12 +53,17 @@ class OutputAssembler:
         self.finish_reason: str | None = None
 
     def _start(
-        self, kind: str, events: list[Event], call_id: str = "", name: str = ""
+        self,
+        kind: str,
+        events: list[Event],
+        call_id: str = "",
+        name: str = "",
+        target: CallTarget | None = None,
     ) -> OutputItem:
         self._close(events, "completed")
         index = len(self.items)
         item_id = f"{ID_PREFIXES[kind]}{self._request_id}_{index}"
-        item = OutputItem(kind, item_id, index, call_id=call_id, name=name)
+        item = OutputItem(kind, item_id, index, call_id=call_id, name=name, target=target)
         if kind == "custom_tool_call":
             item.freeform = FreeformStream()
         self.items.append(item)
@@ -138,8 +145,11 @@ class OutputAssembler:
     def _call(self, call: ToolCallDelta, events: list[Event]) -> None:
         if call.id is not None:
             name = call.name or ""
-            kind = "custom_tool_call" if name in self._rules.custom_tools else "function_call"
-            self._calls[call.index] = self._start(kind, events, call_id=call.id, name=name)
+            target = self._rules.tools.target(name)
+            kind = "custom_tool_call" if target.kind == "custom" else "function_call"
+            self._calls[call.index] = self._start(
+                kind, events, call_id=call.id, name=name, target=target
+            )
         item = self._calls.get(call.index)
         if item is None or not call.arguments:
             return

@@ -20,13 +20,13 @@ from starlette.requests import ClientDisconnect
 
 from tera_serve.bounded_work import offload
 from tera_serve.config import ServerConfig
-from tera_serve.core.conversation import Conversation
 from tera_serve.errors import ClientDisconnectedError, PayloadTooLargeError
 from tera_serve.http.context import ServerContext
 from tera_serve.http.validation import parse_json_body, validate_body
 from tera_serve.service.request_bounds import check_list_lengths
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+TranslatedT = TypeVar("TranslatedT")
 
 
 async def read_raw_body(request: Request, limit: int) -> bytes:
@@ -63,7 +63,7 @@ async def read_model(model: type[ModelT], request: Request, context: ServerConte
     return await offload(_parse, model, raw, context.config, what="reading the body")
 
 
-async def translated(translate: Callable[..., Conversation], *args: Any) -> Conversation:
-    """A read body as a Conversation (a protocol adapter's `translate(*args)`), in the CPU
-    pool; read_model has bounded its turns and parts."""
+async def translated(translate: Callable[..., TranslatedT], *args: Any) -> TranslatedT:
+    """A read body as a Conversation, or what holds one (a protocol adapter's
+    `translate(*args)`), in the CPU pool; read_model has bounded its turns and parts."""
     return await offload(translate, *args, what="reading the request")

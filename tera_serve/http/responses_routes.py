@@ -17,11 +17,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tera_serve.adapters.responses import carried_messages, responses_conversation
+from tera_serve.adapters.responses import carried_messages, responses_translation
 from tera_serve.adapters.responses_body import OutputRules, ResponseHead, echoed_settings
 from tera_serve.adapters.responses_output import ResponsesFolder, ResponsesStreamEncoder
+from tera_serve.adapters.responses_tools import OfferedTools
 from tera_serve.bounded_work import offload
-from tera_serve.core.conversation import Conversation, Message
+from tera_serve.core.conversation import Message
 from tera_serve.http.body import read_model, translated
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
@@ -65,12 +66,10 @@ def _input_items(body: ResponsesRequest, response_id: str) -> tuple[dict[str, An
     return tuple(items)
 
 
-def _output_rules(
-    body: ResponsesRequest, conversation: Conversation, seal: ReasoningSeal
-) -> OutputRules:
+def _output_rules(body: ResponsesRequest, tools: OfferedTools, seal: ReasoningSeal) -> OutputRules:
     sealed = "reasoning.encrypted_content" in (body.include or ())
     return OutputRules(
-        custom_tools=frozenset(t.name for t in conversation.tools if t.freeform is not None),
+        tools=tools,
         seal=functools.partial(seal.seal, model=body.model) if sealed else None,
     )
 
@@ -126,7 +125,8 @@ def build_responses_router() -> APIRouter:
             history = earlier.history
         # Replayed reasoning opens only for the model it was sealed for.
         unseal = functools.partial(context.reasoning_seal.unseal, model=body.model)
-        conversation = await translated(responses_conversation, body, history, unseal)
+        translation = await translated(responses_translation, body, history, unseal)
+        conversation = translation.conversation
         served, prepared = await admit_conversation(
             request, context, conversation, Delivery(stream=body.stream), "resp_"
         )
@@ -135,7 +135,7 @@ def build_responses_router() -> APIRouter:
             prepared.created,
             body.model,
             echoed_settings(body),
-            _output_rules(body, conversation, context.reasoning_seal),
+            _output_rules(body, translation.tools, context.reasoning_seal),
         )
         keeper: _Keeper | None = None
         if body.store:

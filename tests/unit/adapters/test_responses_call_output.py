@@ -17,15 +17,29 @@ from pydantic import TypeAdapter
 
 from tera_serve.adapters.responses_body import OutputRules, ResponseHead
 from tera_serve.adapters.responses_output import ResponsesFolder, ResponsesStreamEncoder
+from tera_serve.adapters.responses_tools import offered_tools
 from tera_serve.core.conversation import Message
 from tera_serve.parsing.base import ParsedDelta, PlainParser, ToolCallDelta
+from tera_serve.protocol.responses import ResponsesRequest
 from tera_serve.service.generation import ChoiceEvent
 from tera_serve.service.prepared import PreparedGeneration
 from tera_serve.service.usage import UsageCounter
 
 PATCH = '*** Begin Patch\n*** Add File: "a".txt\n+x\\y ✓ 😀\n*** End Patch\n'
 ARGUMENTS = json.dumps({"input": PATCH})  # ASCII escapes, surrogate pairs included
-RULES = OutputRules(custom_tools=frozenset({"apply_patch", "crm.note"}), seal=lambda t: f"<{t}>")
+CRM = {
+    "type": "namespace",
+    "name": "crm",
+    "description": "The CRM.",
+    "tools": [
+        {"type": "function", "name": "lookup", "parameters": {"type": "object"}},
+        {"type": "custom", "name": "note"},
+    ],
+}
+TOOLS = ResponsesRequest.model_validate(
+    {"model": "m", "input": "hi", "tools": [CRM, {"type": "custom", "name": "apply_patch"}]}
+).tools
+RULES = OutputRules(tools=offered_tools(TOOLS), seal=lambda t: f"<{t}>")
 SETTINGS = {"tools": [], "tool_choice": "auto", "parallel_tool_calls": True, "metadata": {}}
 HEAD = ResponseHead("resp_abc", 0, "m", SETTINGS, RULES)
 PREPARED = PreparedGeneration(
@@ -164,3 +178,15 @@ def test_no_seal_no_encrypted_content() -> None:
     folder.add(ChoiceEvent(0, ParsedDelta(reasoning="r"), None, 1, finish_reason="stop"))
     (item,) = folder.response()["output"]
     assert item["type"] == "reasoning" and "encrypted_content" not in item
+
+
+def test_a_name_the_client_never_offered_stays_whole() -> None:
+    call = ToolCallDelta(0, "call_1", "foo.bar", "{}")
+    events = [
+        ChoiceEvent(0, ParsedDelta(tool_calls=[call]), None, 1),
+        ChoiceEvent(0, ParsedDelta(), None, 1, finish_reason="tool_calls"),
+    ]
+    (item,) = _fold(events)["output"]
+    assert (item["type"], item["name"]) == ("function_call", "foo.bar")
+    assert "namespace" not in item
+    assert _stream(events)[-1]["response"]["output"] == [item]

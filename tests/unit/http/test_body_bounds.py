@@ -60,7 +60,7 @@ ROUTES = {
         "/v1/messages/count_tokens", messages_routes, "messages_conversation", "messages", _messages
     ),
     "responses": Route(
-        "/v1/responses", responses_routes, "responses_conversation", "input", _responses
+        "/v1/responses", responses_routes, "responses_translation", "input", _responses
     ),
     "chat": Route("/v1/chat/completions", routes, "chat_conversation", "messages", _chat),
 }
