@@ -66,11 +66,13 @@ def _input_items(body: ResponsesRequest, response_id: str) -> tuple[dict[str, An
     return tuple(items)
 
 
-def _output_rules(body: ResponsesRequest, tools: OfferedTools, seal: ReasoningSeal) -> OutputRules:
+def _output_rules(
+    body: ResponsesRequest, tools: OfferedTools, seal: ReasoningSeal, model: str
+) -> OutputRules:
     sealed = "reasoning.encrypted_content" in (body.include or ())
     return OutputRules(
         tools=tools,
-        seal=functools.partial(seal.seal, model=body.model) if sealed else None,
+        seal=functools.partial(seal.seal, model=model) if sealed else None,
     )
 
 
@@ -123,8 +125,10 @@ def build_responses_router() -> APIRouter:
                 body.previous_response_id, owner, "previous_response_id"
             )
             history = earlier.history
-        # Replayed reasoning opens only for the model it was sealed for.
-        unseal = functools.partial(context.reasoning_seal.unseal, model=body.model)
+        # Replayed reasoning opens only for the model it was sealed for: its served id,
+        # whichever alias named it.
+        sealed_for = context.registry.canonical_id(body.model)
+        unseal = functools.partial(context.reasoning_seal.unseal, model=sealed_for)
         translation = await translated(responses_translation, body, history, unseal)
         conversation = translation.conversation
         served, prepared = await admit_conversation(
@@ -135,7 +139,7 @@ def build_responses_router() -> APIRouter:
             prepared.created,
             body.model,
             echoed_settings(body),
-            _output_rules(body, translation.tools, context.reasoning_seal),
+            _output_rules(body, translation.tools, context.reasoning_seal, sealed_for),
         )
         keeper: _Keeper | None = None
         if body.store:

@@ -5,10 +5,10 @@ A client that keeps no state on the server (`store: false`, as Codex runs) asks 
 server reads them back into the conversation, so the family's template puts the model's
 reasoning where it belongs (gpt-oss wants the analysis of tool-call turns).
 
-The blob is AES-256-GCM under a server key, with the model's name as associated data: a
-client can neither read nor forge one, and one made for another model (or by another
-server) does not open. Layout, base64url without padding: a version byte, the 12-byte
-random nonce, then the ciphertext and its 16-byte tag.
+The blob is AES-256-GCM under a server key, with the model's served id (whichever alias
+the request named) as associated data: a client can neither read nor forge one, and one
+made for another model (or by another server) does not open. Layout, base64url without
+padding: a version byte, the 12-byte random nonce, then the ciphertext and its 16-byte tag.
 
 The key: `--reasoning-key-file PATH` (base64 of 32 bytes; replicas that serve one
 conversation share it), else `reasoning.key` beside the response store, generated on

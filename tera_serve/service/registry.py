@@ -93,6 +93,12 @@ class ModelRegistry:
             )
         return slot.model
 
+    def canonical_id(self, model_id: str) -> str:
+        """The served id an id or alias names (what a model-bound secret is bound to); an
+        id no model answers to stays as it is (the lookup that serves it is the 404)."""
+        slot = self._by_id.get(model_id)
+        return slot.config.served_id if slot is not None else model_id
+
     def ready_models(self) -> list[ServedModel]:
         return [slot.model for slot in self._slots.values() if slot.model is not None]
 

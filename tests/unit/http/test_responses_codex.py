@@ -13,6 +13,7 @@ import orjson
 import pytest
 from openai.types.responses import Response
 
+from tera_serve.config import ModelConfig
 from tera_serve.engine.base import StructuredConstraint
 from tera_serve.http.route_support import OMITTED_TOOLS_HEADER
 from tests.fixtures.qwen3 import build_tiny_qwen3, qwen3_tokenizer
@@ -188,3 +189,22 @@ async def test_sealed_reasoning_round_trips_statelessly_and_a_forged_blob_is_a_4
             error = refused.json()["error"]
             assert error["param"] == "input[1].encrypted_content"
             assert error["code"] == "invalid_encrypted_content"
+
+
+async def test_reasoning_sealed_under_an_alias_opens_under_the_served_id(qwen_dir: Path) -> None:
+    model = ModelConfig(model=str(qwen_dir), served_model_name=FAKE_MODEL_ID, aliases=("qwen",))
+    tools = [{"type": "function", "name": "ls", "parameters": {"type": "object"}}]
+    output = '<think>\nPlan: list the files first.\n</think>\n\n<tool_call>\n{"name": "ls", "arguments": {}}\n</tool_call>'
+    script = scripted_text(qwen3_tokenizer(), output)
+    async with fake_server(qwen_dir, script, model=model, engine_kwargs=LONG) as (client, eng, _):
+        body = {"model": "qwen", "input": "list files", "tools": tools, "store": False,
+                "include": ["reasoning.encrypted_content"]}  # fmt: skip
+        first = (await client.post("/v1/responses", json=body)).json()
+        reasoning, call = first["output"]
+        kept = {"type": "reasoning", "id": reasoning["id"], "summary": [],
+                "encrypted_content": reasoning["encrypted_content"]}  # fmt: skip
+        for name in (FAKE_MODEL_ID, "qwen"):
+            replay = {**body, "model": name, "input": _replay(kept, call)}
+            again = await client.post("/v1/responses", json=replay)
+            assert again.status_code == 200, again.text
+            assert "<think>\nPlan: list the files first.\n</think>" in _prompt(eng)
