@@ -46,12 +46,13 @@ logger = logging.getLogger(__name__)
 
 
 def omitted_tools_headers(prepared: PreparedGeneration) -> dict[str, str]:
-    """The header naming the left-out hosted tools, logged once per request (a client
-    that never reads headers still has a trace of why its model searched nothing)."""
+    """The header naming the left-out hosted tools, logged once per request at INFO (a
+    client that never reads headers still has a trace of why its model searched nothing;
+    not a warning: Codex offers web_search on every turn, and the header is the signal)."""
     if not prepared.omitted_tools:
         return {}
     names = ", ".join(prepared.omitted_tools)
-    logger.warning(
+    logger.info(
         "request %s: hosted tools left out (this server does not run them): %s",
         prepared.request_id,
         names,
