@@ -63,6 +63,11 @@ def messages_tools(tools: Sequence[ToolParam] | None) -> MessagesTools:
         if tool.name is None:
             raise InvalidRequestError("A client tool needs a `name`.", param=f"tools[{index}].name")
         specs.append(
-            ToolSpec(name=tool.name, description=tool.description, parameters=tool.input_schema)
+            ToolSpec(
+                name=tool.name,
+                description=tool.description,
+                parameters=tool.input_schema,
+                schema_param=f"tools[{index}].input_schema",  # left-out tools keep their index
+            )
         )
     return MessagesTools(tuple(specs), tuple(omitted), frozenset(names))

@@ -86,12 +86,15 @@ def _led_by(lead: str | None, description: str | None) -> str | None:
     return f"{lead}\n\n{description}" if description else lead
 
 
-def _function(tool: FunctionToolParam, namespace: NamespaceToolParam | None) -> ToolSpec:
+def _function(
+    tool: FunctionToolParam, namespace: NamespaceToolParam | None, where: str
+) -> ToolSpec:
     return ToolSpec(
         name=visible_name(tool.name, namespace.name if namespace else None),
         description=_led_by(namespace.description if namespace else None, tool.description),
         parameters=tool.parameters,
         strict=tool.strict,
+        schema_param=f"{where}.parameters",
     )
 
 
@@ -108,6 +111,7 @@ def _custom(tool: CustomToolParam, namespace: NamespaceToolParam | None, where: 
         description=_led_by(namespace.description if namespace else None, description),
         parameters=_freeform_parameters(),
         freeform=freeform,
+        schema_param=where,  # the server's schema: the tool itself is the client's part
     )
 
 
@@ -116,7 +120,7 @@ def _member(
 ) -> tuple[ToolSpec, CallTarget]:
     space = namespace.name if namespace else None
     if isinstance(tool, FunctionToolParam):
-        return _function(tool, namespace), CallTarget("function", tool.name, space)
+        return _function(tool, namespace, where), CallTarget("function", tool.name, space)
     return _custom(tool, namespace, where), CallTarget("custom", tool.name, space)
 
 

@@ -90,6 +90,10 @@ class ToolSpec:
     parameters: Mapping[str, Any] | None = None
     strict: bool | None = None
     freeform: FreeformInput | None = None
+    schema_param: str | None = None
+    """Where its `parameters` are on the wire, for errors (`tools[1].input_schema`): set
+    by a protocol that leaves tools out or nests them, where its place here is not the
+    client's; None: the conversation's `tool_parameters` at its index."""
 
     def as_openai_tool(self) -> dict[str, Any]:
         """The OpenAI `tools[]` entry chat templates expect."""
@@ -171,6 +175,13 @@ class Conversation:
 
     def param(self, name: str) -> str:
         return self.params.get(name, _DEFAULT_PARAMS.get(name, name))
+
+    def tool_schema_param(self, index: int) -> str:
+        """The wire `param` of `tools[index]`'s parameters (the client's place for it)."""
+        tool = self.tools[index]
+        if tool.schema_param is not None:
+            return tool.schema_param
+        return self.param("tool_parameters").format(index=index, name=tool.name)
 
     def tools_offered(self) -> bool:
         """Tools go into the prompt unless the client turned them off."""

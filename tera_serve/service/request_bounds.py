@@ -207,13 +207,12 @@ def check_tool_schemas(conversation: Conversation) -> None:
     """Every tool's parameters: size bounds first, then a valid JSON Schema (so no parser
     meets a malformed schema after the stream has started)."""
     total_bytes = total_nodes = 0
-    where = conversation.param("tool_parameters")
     tools_param = conversation.param("tools")
     for index, tool in enumerate(conversation.tools):
         schema = tool.parameters
         if schema is None:
             continue
-        param = where.format(index=index, name=tool.name)
+        param = conversation.tool_schema_param(index)
         total_bytes += schema_bytes(schema, param)
         if total_bytes > MAX_TOTAL_SCHEMA_BYTES:
             raise InvalidRequestError(
@@ -228,7 +227,7 @@ def check_tool_schemas(conversation: Conversation) -> None:
             )
     for index, tool in enumerate(conversation.tools):
         if tool.parameters is not None:
-            check_json_schema(dict(tool.parameters), where.format(index=index, name=tool.name))
+            check_json_schema(dict(tool.parameters), conversation.tool_schema_param(index))
     fmt = conversation.output_format
     if fmt is not None and fmt.schema is not None:
         check_schema_size(fmt.schema, output_schema_param(conversation))

@@ -101,9 +101,10 @@ def forced_tools(conversation: Conversation, backend: str) -> ForcedTools | None
             param=format_param,
         )
     tools_param = conversation.param("tools")
-    for index, (name, schema) in enumerate(tools.items()):
-        where = conversation.param("tool_parameters").format(index=index, name=name)
-        check_json_schema(_parameters(schema), where)
+    places = {tool.name: index for index, tool in enumerate(conversation.tools)}
+    for index in places.values():  # the tool each name means (the last of that name)
+        schema = conversation.tools[index].parameters
+        check_json_schema(_parameters(schema), conversation.tool_schema_param(index))
         check_backend_enforces(_parameters(schema), backend, tools_param)
     if choice.mode == "named":
         name = choice.name or ""

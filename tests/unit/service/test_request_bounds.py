@@ -14,11 +14,15 @@ import pytest
 
 from tera_serve.adapters.chat import chat_conversation
 from tera_serve.adapters.completions import prompt_batch
+from tera_serve.adapters.messages import messages_conversation
+from tera_serve.adapters.responses import responses_conversation
 from tera_serve.config import ModelConfig, ServerConfig
 from tera_serve.core.conversation import Conversation
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.protocol.completions import CompletionRequest
+from tera_serve.protocol.messages import MessagesRequest
+from tera_serve.protocol.responses import ResponsesRequest
 from tera_serve.service.completions import check_batch_bounds
 from tera_serve.service.limits import json_depth_exceeds
 from tera_serve.service.request_bounds import (
@@ -123,6 +127,41 @@ def tool(parameters: Any, name: str = "f") -> dict[str, Any]:
 def test_tool_schemas_are_bounded_and_valid(tools: list[dict[str, Any]], param: str) -> None:
     with pytest.raises(InvalidRequestError) as refused:
         check_conversation_input(chat(tools=tools), SERVER)
+    assert refused.value.param == param
+
+
+def _messages(tools: list[dict[str, Any]]) -> Conversation:
+    body = {"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    return messages_conversation(MessagesRequest.model_validate({**body, "tools": tools}))
+
+
+def _responses(tools: list[dict[str, Any]]) -> Conversation:
+    body = {"model": "m", "input": "hi", "tools": tools}
+    return responses_conversation(ResponsesRequest.model_validate(body))
+
+
+BAD = {"enum": 5}
+FN = {"type": "function", "name": "ok", "parameters": {"type": "object"}}
+
+
+@pytest.mark.parametrize(
+    ("conversation", "param"),
+    [
+        (lambda: _messages([{"type": "web_search_20250305", "name": "web_search"},
+                            {"name": "Bash", "input_schema": BAD}]), "tools[1].input_schema"),
+        (lambda: _responses([{"type": "web_search"}, {**FN, "parameters": BAD}]),
+         "tools[1].parameters"),
+        (lambda: _responses([{"type": "web_search"}, {"type": "namespace", "name": "crm",
+                             "tools": [FN, {**FN, "name": "bad", "parameters": BAD}]}]),
+         "tools[1].tools[1].parameters"),
+    ],
+)  # fmt: skip
+def test_a_schema_error_names_the_tool_where_the_client_sent_it(
+    conversation: Callable[[], Conversation], param: str
+) -> None:
+    """Left-out tools (a hosted web_search first) do not shift the index in the param."""
+    with pytest.raises(InvalidRequestError) as refused:
+        check_conversation_input(conversation(), SERVER)
     assert refused.value.param == param
 
 
