@@ -60,7 +60,7 @@ class KeySource:
     @classmethod
     def from_config(cls, config: ServerConfig) -> KeySource:
         if config.reasoning_key_file is not None:
-            return cls(Path(config.reasoning_key_file), generate=False)
+            return cls(Path(config.reasoning_key_file).expanduser(), generate=False)
         if config.responses_store == MEMORY:
             return cls(None, generate=True)
         store = (

@@ -90,6 +90,18 @@ def test_an_explicit_key_file_is_shared_and_must_be_valid(tmp_path: Path) -> Non
         _seal(tmp_path, reasoning_key_file=str(short)).open()
 
 
+def test_the_key_file_flag_expands_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As --keys-file does: `~/reasoning.key` is the user's file, not a folder named `~`."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "r.key").write_text(base64.b64encode(bytes(range(32))).decode())
+    (tmp_path / "r.key").chmod(0o600)
+    seal = _seal(tmp_path / "store", reasoning_key_file="~/r.key")
+    assert seal.location == str(tmp_path / "r.key")
+    assert seal.unseal(seal.seal(TEXT, "m"), "m") == TEXT
+
+
 async def test_the_key_is_made_at_start_up_and_a_bad_one_stops_it(tmp_path: Path) -> None:
     from tera_serve.http.app import open_response_store
     from tera_serve.http.context import ServerContext
