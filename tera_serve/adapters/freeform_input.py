@@ -11,10 +11,9 @@ read from the whole JSON, or, when that fails, the arguments are the input as wr
 
 from __future__ import annotations
 
-import json
 import re
 
-from tera_serve.core.conversation import FREEFORM_KEY
+from tera_serve.core.conversation import FREEFORM_KEY, freeform_text
 
 _HEAD = re.compile(r'\s*\{\s*"' + FREEFORM_KEY + r'"\s*:\s*"')
 _MAX_HEAD = 64
@@ -24,13 +23,8 @@ _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r":
 
 def whole_input(arguments: str) -> str:
     """The input of complete arguments: their `input` string, else the text as written."""
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        return arguments
-    if isinstance(value, dict) and isinstance(value.get(FREEFORM_KEY), str):
-        return _without_lone_surrogates(str(value[FREEFORM_KEY]))
-    return arguments
+    text = freeform_text(arguments)
+    return _without_lone_surrogates(text) if text is not None else arguments
 
 
 def _without_lone_surrogates(text: str) -> str:

@@ -13,7 +13,6 @@ Tools: adapters/responses_tools.py.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,7 +23,6 @@ from tera_serve.adapters.responses_tools import (
     visible_name,
 )
 from tera_serve.core.conversation import (
-    FREEFORM_KEY,
     ContentPart,
     Conversation,
     ImagePart,
@@ -33,6 +31,7 @@ from tera_serve.core.conversation import (
     Sampling,
     TextPart,
     ToolCallPart,
+    freeform_arguments,
 )
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.responses import (
@@ -143,8 +142,7 @@ def _reasoning(item: ReasoningItem, where: str, unseal: Unseal) -> str:
 def _call(item: FunctionCallItem | CustomToolCallItem) -> ToolCallPart:
     name = visible_name(item.name, item.namespace)
     if isinstance(item, CustomToolCallItem):
-        arguments = json.dumps({FREEFORM_KEY: item.input}, ensure_ascii=False)
-        return ToolCallPart(id=item.call_id, name=name, arguments=arguments)
+        return ToolCallPart(id=item.call_id, name=name, arguments=freeform_arguments(item.input))
     return ToolCallPart(id=item.call_id, name=name, arguments=item.arguments)
 
 

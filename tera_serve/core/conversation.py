@@ -2,12 +2,14 @@
 
 Chat Completions, Anthropic Messages and OpenAI Responses bodies are each translated into a
 `Conversation` by their adapter; everything after that (bounds, prompt rendering, sampling,
-structured outputs, generation) reads only this. Types only, no logic: this module sits at
-the bottom of the layering, beside `errors`.
+structured outputs, generation) reads only this. Types only, no logic (but the freeform
+call's one encoding, beside its key): this module sits at the bottom of the layering,
+beside `errors`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -80,6 +82,34 @@ class FreeformInput:
 
 FREEFORM_KEY = "input"
 """The one argument a freeform tool's call carries its text in."""
+FREEFORM_OPEN = '{"' + FREEFORM_KEY + '": "'
+"""A freeform call's arguments up to its text (`freeform_arguments`'s head)..."""
+FREEFORM_CLOSE = '"}'
+"""...and after it."""
+
+
+def freeform_escaped(text: str) -> str:
+    """`text` as it stands inside the arguments' JSON string. Escaping is per character,
+    so pieces escaped alone join to the escaped whole (a forced answer streams so)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def freeform_arguments(text: str) -> str:
+    """A freeform tool's input as its call's arguments, `{"input": "<text>"}` (what
+    json.dumps makes of that object)."""
+    return FREEFORM_OPEN + freeform_escaped(text) + FREEFORM_CLOSE
+
+
+def freeform_text(arguments: str) -> str | None:
+    """The input of complete arguments (their `input` string), or None when they are not
+    a JSON object with one."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return None
+    if isinstance(value, dict) and isinstance(value.get(FREEFORM_KEY), str):
+        return str(value[FREEFORM_KEY])
+    return None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable
 
+from tera_serve.core.conversation import FREEFORM_CLOSE, FREEFORM_OPEN, freeform_escaped
 from tera_serve.parsing.base import ParsedDelta, ToolCallDelta, new_tool_call_id
 
 logger = logging.getLogger(__name__)
@@ -30,10 +31,10 @@ class ForcedToolCallParser:
         function_name: str | None,
         *,
         new_call_id: Callable[[], str] = new_tool_call_id,
-        freeform_key: str | None = None,
+        freeform: bool = False,
     ) -> None:
         self._name = function_name
-        self._freeform_key = freeform_key if function_name is not None else None
+        self._freeform = freeform and function_name is not None
         self._new_call_id = new_call_id
         self._started = False
         self._buffer: list[str] = []
@@ -46,8 +47,8 @@ class ForcedToolCallParser:
 
     def _convert(self, content: str, final: bool) -> ParsedDelta:
         out = ParsedDelta()
-        if self._freeform_key is not None:
-            return self._freeform(content, final, out)
+        if self._freeform:
+            return self._freeform_call(content, final, out)
         if self._name is not None:
             if content:
                 first = not self._started
@@ -66,16 +67,16 @@ class ForcedToolCallParser:
             self._emit_calls(out)
         return out
 
-    def _freeform(self, content: str, final: bool, out: ParsedDelta) -> ParsedDelta:
-        """The raw text as `{"<key>": "<text>"}`: escaping is per character, so each piece
-        is escaped alone and the pieces join to the escaped whole."""
-        arguments = json.dumps(content, ensure_ascii=False)[1:-1] if content else ""
+    def _freeform_call(self, content: str, final: bool, out: ParsedDelta) -> ParsedDelta:
+        """The raw text as the call's arguments (core/conversation.py's one encoding),
+        each piece escaped alone: the pieces join to `freeform_arguments(text)`."""
+        arguments = freeform_escaped(content) if content else ""
         first = not self._started
         if first and (content or final):
             self._started = True
-            arguments = "{" + json.dumps(self._freeform_key) + ': "' + arguments
+            arguments = FREEFORM_OPEN + arguments
         if final:
-            arguments += '"}'
+            arguments += FREEFORM_CLOSE
         if arguments:
             out.tool_calls.append(
                 ToolCallDelta(

@@ -168,7 +168,7 @@ async def prepare(
     )
     if forced is not None:
         make_parser = functools.partial(
-            forced_chain, make_parser, forced.function_name, forced.freeform_key
+            forced_chain, make_parser, forced.function_name, forced.freeform
         )
     return PreparedGeneration(
         request_id=request_id,
@@ -193,9 +193,9 @@ async def prepare(
 def forced_chain(
     make_inner: Callable[[], OutputParser],
     function_name: str | None,
-    freeform_key: str | None = None,
+    freeform: bool = False,
 ) -> OutputParser:
-    forced = ForcedToolCallParser(function_name, freeform_key=freeform_key)
+    forced = ForcedToolCallParser(function_name, freeform=freeform)
     return ParserChain((make_inner(), forced))
 
 

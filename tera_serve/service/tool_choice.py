@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tera_serve.core.conversation import FREEFORM_KEY, Conversation, ToolSpec
+from tera_serve.core.conversation import Conversation, ToolSpec
 from tera_serve.engine.base import StructuredConstraint
 from tera_serve.errors import InvalidRequestError
 from tera_serve.service.request_bounds import check_combined_schema
@@ -41,8 +41,8 @@ class ForcedTools:
     constraint: StructuredConstraint
     function_name: str | None
     """Set for a named function; None for `required`."""
-    freeform_key: str | None = None
-    """Set when the answer is a freeform tool's raw input (its grammar constrains it)."""
+    freeform: bool = False
+    """The answer is a freeform tool's raw input (its grammar constrains it)."""
     param: str | None = None
     """Where a constraint the engine refuses sits in the body (None: the tools)."""
 
@@ -116,7 +116,7 @@ def forced_tools(conversation: Conversation, backend: str) -> ForcedTools | None
         freeform = specs[name].freeform
         grammar = _grammar_constraint(specs[name])
         if grammar is not None and freeform is not None:
-            return ForcedTools(grammar, name, freeform_key=FREEFORM_KEY, param=freeform.param)
+            return ForcedTools(grammar, name, freeform=True, param=freeform.param)
         return ForcedTools(StructuredConstraint(json_schema=_parameters(tools[name])), name)
     calls: dict[str, Any] = {
         "type": "array",

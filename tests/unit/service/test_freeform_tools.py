@@ -48,7 +48,7 @@ def test_a_named_grammar_tool_is_enforced(syntax: str, expected: StructuredConst
     definition = LARK if syntax == "lark" else "[a-z]+"
     forced = forced_tools(_conversation([FUNCTION, _custom(syntax, definition)], NAMED), "xgrammar")
     assert forced is not None and forced.constraint == expected
-    assert forced.function_name == "apply_patch" and forced.freeform_key == FREEFORM_KEY
+    assert forced.function_name == "apply_patch" and forced.freeform
     assert forced.param == "tools[1].format"
 
 
@@ -70,7 +70,7 @@ def test_a_grammar_tool_that_cannot_be_called_is_fine() -> None:
 def test_a_text_custom_tool_is_forced_as_its_one_string_argument() -> None:
     tool = {"type": "custom", "name": "note"}
     forced = forced_tools(_conversation([tool], {"type": "custom", "name": "note"}), "xgrammar")
-    assert forced is not None and forced.freeform_key is None
+    assert forced is not None and not forced.freeform
     schema = forced.constraint.json_schema
     assert schema is not None and schema["required"] == [FREEFORM_KEY]
     # auto: offered as a function of one string, nothing to enforce.
@@ -92,7 +92,7 @@ def test_the_forced_raw_answer_becomes_the_calls_input_however_it_is_cut(seed: i
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(PATCH)), rng.randint(0, 12)))
     pieces = [PATCH[a:b] for a, b in zip([0, *cuts], [*cuts, len(PATCH)], strict=True)]
-    parser = ForcedToolCallParser("apply_patch", freeform_key=FREEFORM_KEY)
+    parser = ForcedToolCallParser("apply_patch", freeform=True)
     deltas = [parser.feed([], piece) for piece in pieces] + [parser.finish()]
     calls = [call for delta in deltas for call in delta.tool_calls]
     assert [c.id is not None for c in calls].count(True) == 1 and calls[0].name == "apply_patch"
@@ -101,6 +101,6 @@ def test_the_forced_raw_answer_becomes_the_calls_input_however_it_is_cut(seed: i
 
 
 def test_an_empty_forced_answer_is_an_empty_input() -> None:
-    parser = ForcedToolCallParser("apply_patch", freeform_key=FREEFORM_KEY)
+    parser = ForcedToolCallParser("apply_patch", freeform=True)
     (call,) = parser.finish().tool_calls
     assert json.loads(call.arguments) == {FREEFORM_KEY: ""}
