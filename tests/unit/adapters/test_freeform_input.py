@@ -1,14 +1,18 @@
 """A freeform call's `{"input": ...}` arguments: one encoding (core/conversation.py) that the
-replayed call, the grammar-forced answer and the streamed decoder all share."""
+replayed call, the grammar-forced answer and the streamed decoder all share, and a
+decoder whose Python work per delta does not grow with the delta's plain text."""
 
 from __future__ import annotations
 
 import json
 import random
+import sys
+from types import FrameType
+from typing import Any
 
 import pytest
 
-from tera_serve.adapters.freeform_input import whole_input
+from tera_serve.adapters.freeform_input import FreeformStream, whole_input
 from tera_serve.adapters.responses import input_messages
 from tera_serve.core.conversation import freeform_arguments, freeform_text
 from tera_serve.parsing.forced_tools import ForcedToolCallParser
@@ -43,3 +47,32 @@ def test_other_shapes_are_not_freeform_text() -> None:
     assert freeform_text('{"input": 5}') is None
     assert freeform_text("not json") is None
     assert freeform_text('{"other": 1, "input": "late"}') == "late"
+
+
+def _steps(stream: FreeformStream, piece: str) -> int:
+    """Python-level events while one piece is decoded (a count of the interpreter's work,
+    where time would flake on a loaded machine)."""
+    steps = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal steps
+        steps += 1
+        return trace
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        stream.feed(piece)
+    finally:
+        sys.settrace(previous)
+    return steps
+
+
+def test_plain_runs_are_decoded_in_c_not_per_character() -> None:
+    short, long = FreeformStream(), FreeformStream()
+    short.feed('{"input": "')
+    long.feed('{"input": "')
+    small = _steps(short, "ab\\ncd")
+    big = _steps(long, "a" * 20_000 + "\\n" + "c" * 20_000)
+    assert big < small + 20  # 6,000x the text, the same few steps
+    assert long.decoded == "a" * 20_000 + "\n" + "c" * 20_000
