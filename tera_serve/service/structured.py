@@ -62,11 +62,12 @@ def check_backend_enforces(schema: Any, backend: str, param: str) -> None:
 
 
 def output_schema_param(conversation: Conversation) -> str:
-    """Where the request's output schema sits: the format itself for json_schema (as
-    before), its `schema` for the json_object extension (llama.cpp's, instructor's)."""
+    """Where the request's output schema sits: the format itself for json_schema and plain
+    json_object, its `schema` for the json_object extension (llama.cpp's, instructor's)."""
     param = conversation.param("response_format")
     fmt = conversation.output_format
-    return f"{param}.schema" if fmt is not None and fmt.kind == "json_object" else param
+    with_schema = fmt is not None and fmt.kind == "json_object" and fmt.schema is not None
+    return f"{param}.schema" if with_schema else param
 
 
 def response_format_constraint(

@@ -41,13 +41,25 @@ def _shared(name: str, server: LiveServer) -> LiveServer:
     return server
 
 
+def _uses(item: pytest.Item) -> set[str]:
+    """The shared servers a test needs: its fixtures, and those it asks for by a parameter's
+    name (`request.getfixturevalue(fixture)`, as the per-family tests do)."""
+    names = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        names.update(v for v in callspec.params.values() if isinstance(v, str))
+    return names.intersection(SHARED_SERVERS)
+
+
 def _shared_rank(item: pytest.Item) -> int:
-    used = [i for i, name in enumerate(SHARED_SERVERS) if name in item.fixturenames]
-    return min(used) if used else len(SHARED_SERVERS)
+    """The group a test runs in: that of the last shared server it uses, so a server an
+    earlier group started stays up for it, rather than a later one starting early."""
+    used = [i for i, name in enumerate(SHARED_SERVERS) if name in _uses(item)]
+    return max(used) if used else len(SHARED_SERVERS)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
-    """Unit tests first, then the e2e tests grouped by the first shared server they use.
+    """Unit tests first, then the e2e tests grouped by shared server (`_shared_rank`).
 
     A test that uses no shared server stays with its module's first group, so a module's
     own server (a module fixture) starts once. Order is kept within each group."""
@@ -78,7 +90,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     items = item.session.items
     rest = items[items.index(nextitem) :] if nextitem is not None else []
     for name in list(_running):
-        if not any(name in later.fixturenames for later in rest):
+        if not any(name in _uses(later) for later in rest):
             stop(_running.pop(name))
 
 

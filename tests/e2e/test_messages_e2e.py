@@ -111,12 +111,22 @@ def test_errors_take_anthropic_shape(default_server: LiveServer) -> None:
     with pytest.raises(anthropic.NotFoundError) as missing:
         client.messages.create(model="no/such-model", max_tokens=5, messages=QUESTION)
     assert missing.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    # A server tool tera-serve cannot run is left out and named, not refused (DESIGN rule 11)...
+    left_out = client.messages.with_raw_response.create(
+        model=DEFAULT_MODEL,
+        max_tokens=5,
+        messages=QUESTION,
+        tools=[{"type": "web_search_20250305", "name": "web_search"}],  # type: ignore[list-item]
+    )
+    assert left_out.headers["x-tera-omitted-tools"] == "web_search_20250305"
+    # ... but forcing it is a 400.
     with pytest.raises(anthropic.BadRequestError) as server_tool:
         client.messages.create(
             model=DEFAULT_MODEL,
             max_tokens=5,
             messages=QUESTION,
             tools=[{"type": "web_search_20250305", "name": "web_search"}],  # type: ignore[list-item]
+            tool_choice={"type": "tool", "name": "web_search"},
         )
     assert "web_search" in server_tool.value.body["error"]["message"]  # type: ignore[index]
     image = {
@@ -209,7 +219,15 @@ def test_tool_use_round_trip(request: pytest.FixtureRequest, fixture: str, model
     message = client.messages.create(
         model=model, max_tokens=16, messages=history, tools=[WEATHER_TOOL]
     )
-    assert message.usage.input_tokens == counted.input_tokens
+    usage = message.usage
+    # Anthropic's three input figures add up to the prompt (a prefix-cache hit moves tokens
+    # from input_tokens to cache_read_input_tokens; it never counts them twice).
+    assert (
+        usage.input_tokens
+        + (usage.cache_read_input_tokens or 0)
+        + (usage.cache_creation_input_tokens or 0)
+        == counted.input_tokens
+    )
     assert message.stop_reason in ("end_turn", "max_tokens", "tool_use")
 
 

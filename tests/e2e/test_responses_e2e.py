@@ -142,12 +142,23 @@ def test_previous_response_id_continues_and_the_store_answers(default_server: Li
     assert gone.value.body["param"] == "previous_response_id"  # type: ignore[index]
 
 
-def test_unsupported_tools_and_images_are_400s(default_server: LiveServer) -> None:
+def test_hosted_tools_are_left_out_and_images_are_400s(default_server: LiveServer) -> None:
     client = client_for(default_server)
+    # A hosted tool tera-serve cannot run is left out and named (Codex sends web_search on
+    # every request); forcing it is a 400.
+    left_out = client.responses.with_raw_response.create(
+        model=DEFAULT_MODEL, input="x", max_output_tokens=4, tools=[{"type": "web_search"}]
+    )
+    assert left_out.headers["x-tera-omitted-tools"] == "web_search"
     with pytest.raises(openai.BadRequestError) as tool:
-        client.responses.create(model=DEFAULT_MODEL, input="x", tools=[{"type": "web_search"}])
+        client.responses.create(
+            model=DEFAULT_MODEL,
+            input="x",
+            tools=[{"type": "web_search"}],
+            tool_choice={"type": "web_search"},  # type: ignore[typeddict-item]
+        )
     assert "web_search" in tool.value.message
-    assert tool.value.body["param"] == "tools[0].type"  # type: ignore[index]
+    assert tool.value.body["param"] == "tool_choice"  # type: ignore[index]
     image = {"type": "input_image", "image_url": "data:image/png;base64,AA==", "detail": "auto"}
     with pytest.raises(openai.BadRequestError) as vision:
         client.responses.create(model=DEFAULT_MODEL, input=[{"role": "user", "content": [image]}])

@@ -154,6 +154,21 @@ async def test_a_schema_the_engine_cannot_compile_names_response_format_schema(
         assert engine.requests == []
 
 
+async def test_a_plain_json_object_the_engine_refuses_names_response_format(
+    smollm_dir: Path,
+) -> None:
+    """Without a schema there is no `schema` to name (outlines has no JSON mode)."""
+    async with fake_server(smollm_dir) as (client, engine, _):
+
+        def refuse(request: EngineRequest) -> None:
+            raise EngineRequestError("outlines has no JSON mode")
+
+        engine.validate = refuse  # type: ignore[method-assign]
+        r = await client.post("/v1/chat/completions", json=chat({"type": "json_object"}))
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["param"] == "response_format"
+
+
 async def test_responses_json_object_with_a_schema_is_constrained_to_it(smollm_dir: Path) -> None:
     async with fake_server(smollm_dir) as (client, engine, _):
         body = {"model": FAKE_MODEL_ID, "input": "Extract: Jason is 25."}
