@@ -1,15 +1,15 @@
 """The one error hierarchy. Every failure a client can see is a TeraError.
 
 Each subclass fixes the HTTP status and the contract's `error.type`; `code` and `param`
-are per instance. `to_body()` is the single mapping to the wire shape, used both for
-HTTP error responses and for SSE error events after a stream has started.
+are per instance. `to_body()` is the Tera contract's error shape (OpenAI's); a wire protocol
+with another shape maps errors in its own adapter, and the protocol table
+(adapters/protocols.py) picks the shape for a route.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
-
-import orjson
 
 
 class TeraError(Exception):
@@ -42,54 +42,11 @@ class TeraError(Exception):
             }
         }
 
-    def to_json(self, path: str = "") -> bytes:
-        """The wire bytes of the error for a route: the one serialization of an error (HTTP
-        bodies, SSE error frames, the raw-ASGI and h11-level refusals)."""
-        return orjson.dumps(error_body_for_path(self, path))
 
-
-# Anthropic's `error.type` for the statuses its API documents (docs: API errors), plus our
-# 503 (a busy model: overloaded, retry later). Any other status: `anthropic_error_type`.
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    409: "conflict_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-ANTHROPIC_PATH_PREFIX = "/v1/messages"
-
-
-def anthropic_error_type(status: int) -> str:
-    """Anthropic's `error.type` for an HTTP status. Total: any other 4xx (405, 408, 415,
-    431, 499, ...) is the client's, `invalid_request_error` as Anthropic's docs use it for
-    "other 4XX"; anything else is ours, `api_error` (clients retry those, not a 4xx)."""
-    kind = _ANTHROPIC_TYPES.get(status)
-    if kind is not None:
-        return kind
-    return "invalid_request_error" if 400 <= status < 500 else "api_error"
-
-
-def anthropic_error_body(error: TeraError) -> dict[str, Any]:
-    """The Anthropic Messages API's error shape (HTTP bodies and `event: error` frames)."""
-    return {
-        "type": "error",
-        "error": {"type": anthropic_error_type(error.status), "message": error.message},
-    }
-
-
-def error_body_for_path(error: TeraError, path: str) -> dict[str, Any]:
-    """The one choice of error shape: Anthropic's on its routes, OpenAI's everywhere else."""
-    if path.startswith(ANTHROPIC_PATH_PREFIX):
-        return anthropic_error_body(error)
-    return error.to_body()
+ErrorRenderer = Callable[[TeraError, str], bytes]
+"""An error's wire bytes for a request path, in the shape of the protocol serving that path
+(the HTTP layer builds one from the protocol table and hands it to the lower layers that
+refuse requests before routing)."""
 
 
 class InvalidRequestError(TeraError):

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from tera_serve.adapters.protocols import error_json
 from tera_serve.config import ServerConfig
 from tera_serve.http.app import create_app
 from tera_serve.http.context import ServerContext
@@ -99,7 +100,7 @@ def build_server(context: ServerContext) -> DrainingServer:
         lifespan="on",
         # h11, not httptools: h11 bounds the request head (httptools has no limit).
         http=guarded_h11_protocol(
-            config.header_timeout_s, config.max_header_bytes, config.body_timeout_s
+            config.header_timeout_s, config.max_header_bytes, error_json, config.body_timeout_s
         ),
         h11_max_incomplete_event_size=config.max_header_bytes,
     )

@@ -1,6 +1,6 @@
-"""Choice events → chat.completion.chunk SSE frames, or folded into one chat.completion.
+"""Steps → chat.completion.chunk SSE frames, or folded into one chat.completion.
 
-Both paths consume the same events, so a stream and its non-stream twin cannot disagree.
+Both paths read the same steps, so a stream and its non-stream twin cannot disagree.
 Chunks are plain dicts encoded with orjson: no pydantic model is built per token.
 """
 
@@ -11,95 +11,96 @@ from typing import Any
 
 import orjson
 
-from tera_serve.engine.base import PositionLogprobs
-from tera_serve.errors import TeraError
-from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
-from tera_serve.service.generation import ChoiceEvent
-from tera_serve.service.prepared import PreparedGeneration
-from tera_serve.service.usage import UsageCounter
+from tera_serve.adapters.openai_stream import (
+    OpenAIStreamEnding,
+    StreamOptions,
+    logprobs_content,
+    openai_usage,
+    sse_frame,
+)
+from tera_serve.core.encoding import NothingToComplete
+from tera_serve.core.events import BlockDelta, BlockKind, BlockStart, ChoiceEnd, Step, Usage
+from tera_serve.core.logprobs import PositionLogprobs
+from tera_serve.core.prepared import PreparedAnswer
 
-DONE_FRAME = b"data: [DONE]\n\n"
 _FINISH = b',"logprobs":null,"finish_reason":'
 _OPEN_TAIL = _FINISH + b"null}]}\n\n"
 
 
-def sse_frame(payload: dict[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
+@dataclass(frozen=True)
+class ChatOptions:
+    """What Chat Completions adds to an answer: its reasoning field names and stream options."""
+
+    reasoning_fields: tuple[str, ...] = ()
+    """Message fields that carry reasoning text (empty for non-reasoning models)."""
+    stream: StreamOptions = field(default_factory=StreamOptions)
 
 
-def logprobs_content(positions: list[PositionLogprobs]) -> list[dict[str, Any]]:
-    return [
-        {
-            "token": p.chosen.token,
-            "logprob": p.chosen.logprob,
-            "bytes": list(p.chosen.token_bytes),
-            "top_logprobs": [
-                {"token": t.token, "logprob": t.logprob, "bytes": list(t.token_bytes)}
-                for t in p.top
-            ],
-        }
-        for p in positions
-    ]
+def response_id(answer: PreparedAnswer) -> str:
+    return "chatcmpl-" + answer.request_id
 
 
-def usage_dict(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int) -> dict[str, Any]:
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
-    }
+def chat_finish_reason(end: ChoiceEnd, forced_tool: bool) -> str:
+    """A choice that called tools ends with `tool_calls`, but a call the request forced by
+    naming its function ends with `stop`, as OpenAI does."""
+    if end.called_tools and not forced_tool and end.reason == "stop":
+        return "tool_calls"
+    return end.reason
 
 
-def _tool_call_delta_dict(call: ToolCallDelta) -> dict[str, Any]:
-    out: dict[str, Any] = {"index": call.index}
-    function: dict[str, Any] = {}
-    if call.id is not None:
-        out["id"] = call.id
-        out["type"] = "function"
-    if call.name is not None:
-        function["name"] = call.name
-    function["arguments"] = call.arguments
-    out["function"] = function
-    return out
+class _DeltaBuilder:
+    """One step's events → the chat `delta` object (tool calls keep their ordinals)."""
+
+    def __init__(self, reasoning_fields: tuple[str, ...]) -> None:
+        self._reasoning_fields = reasoning_fields
+        self._ordinals: dict[int, int] = {}  # block → tool-call ordinal
+
+    def delta(self, step: Step) -> dict[str, Any]:
+        reasoning: list[str] = []
+        content: list[str] = []
+        calls: list[dict[str, Any]] = []
+        for event in step.events:
+            if isinstance(event, BlockDelta):
+                if event.kind is BlockKind.TEXT:
+                    content.append(event.text)
+                elif event.kind is BlockKind.REASONING:
+                    reasoning.append(event.text)
+                else:
+                    self._arguments(calls, event)
+            elif isinstance(event, BlockStart) and event.call is not None:
+                self._ordinals[event.block] = event.call.ordinal
+                calls.append(
+                    {
+                        "index": event.call.ordinal,
+                        "id": event.call.call_id,
+                        "type": "function",
+                        "function": {"name": event.call.name, "arguments": ""},
+                        "_block": event.block,
+                    }
+                )
+        delta: dict[str, Any] = {}
+        if reasoning:
+            text = "".join(reasoning)
+            for name in self._reasoning_fields:
+                delta[name] = text
+        if content:
+            delta["content"] = "".join(content)
+        if calls:
+            for call in calls:
+                del call["_block"]
+            delta["tool_calls"] = calls
+        return delta
+
+    def _arguments(self, calls: list[dict[str, Any]], event: BlockDelta) -> None:
+        last = calls[-1] if calls else None
+        if last is not None and last["_block"] == event.block:
+            last["function"]["arguments"] += event.text  # the call's first piece
+            return
+        ordinal = self._ordinals.get(event.block, 0)
+        calls.append({"index": ordinal, "function": {"arguments": event.text}, "_block": -1})
 
 
-def openai_usage(usage: UsageCounter) -> dict[str, Any]:
-    body = usage_dict(usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens)
-    body["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    return body
-
-
-class OpenAIStreamEnding:
-    """How OpenAI's streams end: an optional usage chunk, then `data: [DONE]`; a failure
-    after the 200 is an error frame, then `data: [DONE]`."""
-
-    _prepared: PreparedGeneration
-    _base: dict[str, Any]
-
-    def start_frames(self) -> list[bytes]:
-        return []
-
-    def usage_frame(self, usage: UsageCounter) -> bytes:
-        return sse_frame({**self._base, "choices": [], "usage": self._usage(usage)})
-
-    def _usage(self, usage: UsageCounter) -> dict[str, Any]:
-        return openai_usage(usage)
-
-    def end_frames(self, usage: UsageCounter) -> list[bytes]:
-        if self._prepared.include_usage:
-            return [self.usage_frame(usage), DONE_FRAME]
-        return [DONE_FRAME]
-
-    def error_frames(self, error: TeraError) -> list[bytes]:
-        return [sse_error_frame(error), DONE_FRAME]
-
-
-def sse_error_frame(error: TeraError) -> bytes:
-    return sse_frame(error.to_body())
-
-
-class ChatChunkEncoder(OpenAIStreamEnding):
+class ChatChunkEncoder(OpenAIStreamEnding, NothingToComplete):
     """Encodes one streamed response. `role` rides on each choice's first delta.
 
     The chunk's fixed part (id, object, created, model) is serialized once per response;
@@ -107,31 +108,25 @@ class ChatChunkEncoder(OpenAIStreamEnding):
     whole chunk dict (`sse_frame`), which frames with logprobs still use.
     """
 
-    def __init__(self, prepared: PreparedGeneration) -> None:
-        self._prepared = prepared
+    def __init__(self, answer: PreparedAnswer, options: ChatOptions) -> None:
+        self._answer = answer
+        self._stream_options = options.stream
+        self._builder = _DeltaBuilder(options.reasoning_fields)
         self._started: set[int] = set()
         self._base = {
-            "id": prepared.response_id,
+            "id": response_id(answer),
             "object": "chat.completion.chunk",
-            "created": prepared.created,
-            "model": prepared.model_id,
+            "created": answer.created,
+            "model": answer.model_id,
         }
         # b'data: {"id":...,"model":"..."' + b',"choices":[{"index":'
         self._head = b"data: " + orjson.dumps(self._base)[:-1] + b',"choices":[{"index":'
         self._choice_heads: dict[int, bytes] = {}
 
-    def _delta_dict(self, index: int, parsed: ParsedDelta, final: bool) -> dict[str, Any]:
-        delta: dict[str, Any] = {}
-        if index not in self._started and (not parsed.is_empty() or final):
-            self._started.add(index)
-            delta["role"] = "assistant"
-        if parsed.reasoning:
-            for name in self._prepared.reasoning_fields:
-                delta[name] = parsed.reasoning
-        if parsed.content:
-            delta["content"] = parsed.content
-        if parsed.tool_calls:
-            delta["tool_calls"] = [_tool_call_delta_dict(c) for c in parsed.tool_calls]
+    def _role(self, choice: int, delta: dict[str, Any], final: bool) -> dict[str, Any]:
+        if choice not in self._started and (delta or final):
+            self._started.add(choice)
+            return {"role": "assistant", **delta}
         return delta
 
     def _frame(self, index: int, delta: dict[str, Any], finish_reason: str | None) -> bytes:
@@ -144,92 +139,103 @@ class ChatChunkEncoder(OpenAIStreamEnding):
             return head + orjson.dumps(delta) + _OPEN_TAIL
         return head + orjson.dumps(delta) + _FINISH + orjson.dumps(finish_reason) + b"}]}\n\n"
 
-    def frames(self, event: ChoiceEvent) -> list[bytes]:
-        """One event → zero, one or two frames (text, then the `delta: {}` final frame)."""
+    def frames(self, step: Step) -> list[bytes]:
+        """One step → zero, one or two frames (text, then the `delta: {}` final frame)."""
+        events = step.events
+        if len(events) == 1 and step.end is None and step.choice in self._started:
+            event = events[0]
+            if type(event) is BlockDelta and event.kind is BlockKind.TEXT and not step.logprobs:
+                return [self._frame(step.choice, {"content": event.text}, None)]  # per token
         frames: list[bytes] = []
-        if not event.delta.is_empty() or event.logprobs:
-            delta = self._delta_dict(event.index, event.delta, final=False)
-            if self._prepared.logprobs and event.logprobs:
+        delta = self._builder.delta(step)
+        if delta or step.logprobs:
+            delta = self._role(step.choice, delta, final=False)
+            if self._answer.logprobs and step.logprobs:
                 choice: dict[str, Any] = {
-                    "index": event.index,
+                    "index": step.choice,
                     "delta": delta,
-                    "logprobs": {"content": logprobs_content(event.logprobs)},
+                    "logprobs": {"content": logprobs_content(step.logprobs)},
                     "finish_reason": None,
                 }
                 frames.append(sse_frame({**self._base, "choices": [choice]}))
             else:
-                frames.append(self._frame(event.index, delta, None))
-        if event.finish_reason is not None:
-            final = self._delta_dict(event.index, ParsedDelta(), final=True)
-            frames.append(self._frame(event.index, final, event.finish_reason))
+                frames.append(self._frame(step.choice, delta, None))
+        if step.end is not None:
+            final = self._role(step.choice, {}, final=True)
+            reason = chat_finish_reason(step.end, self._answer.forced_tool)
+            frames.append(self._frame(step.choice, final, reason))
         return frames
 
 
 @dataclass
 class _ChoiceState:
-    content: str = ""
-    reasoning: str = ""
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """block → the call's message entry."""
     logprobs: list[PositionLogprobs] = field(default_factory=list)
     finish_reason: str | None = None
 
 
-class ChatFolder:
-    """Folds the event stream into one chat.completion body."""
+class ChatFolder(NothingToComplete):
+    """Folds the steps into one chat.completion body."""
 
-    def __init__(self, prepared: PreparedGeneration) -> None:
-        self._prepared = prepared
-        self._choices = [_ChoiceState() for _ in prepared.engine_requests]
-        self.usage = UsageCounter.of(prepared)
+    def __init__(self, answer: PreparedAnswer, options: ChatOptions) -> None:
+        self._answer = answer
+        self._reasoning_fields = options.reasoning_fields
+        self._choices = [_ChoiceState() for _ in range(answer.choices)]
 
-    def add(self, event: ChoiceEvent) -> None:
-        self.usage.add(event)
-        state = self._choices[event.index]
-        state.content += event.delta.content
-        state.reasoning += event.delta.reasoning
-        for call in event.delta.tool_calls:
-            entry = state.tool_calls.setdefault(
-                call.index,
-                {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
-            )
-            if call.id is not None:
-                entry["id"] = call.id
-            if call.name is not None:
-                entry["function"]["name"] = call.name
-            entry["function"]["arguments"] += call.arguments
-        if event.logprobs:
-            state.logprobs.extend(event.logprobs)
-        if event.finish_reason is not None:
-            state.finish_reason = event.finish_reason
+    def add(self, step: Step) -> None:
+        state = self._choices[step.choice]
+        for event in step.events:
+            if isinstance(event, BlockDelta):
+                if event.kind is BlockKind.TEXT:
+                    state.content.append(event.text)
+                elif event.kind is BlockKind.REASONING:
+                    state.reasoning.append(event.text)
+                else:
+                    state.tool_calls[event.block]["function"]["arguments"] += event.text
+            elif isinstance(event, BlockStart) and event.call is not None:
+                state.tool_calls[event.block] = {
+                    "id": event.call.call_id,
+                    "type": "function",
+                    "function": {"name": event.call.name, "arguments": ""},
+                }
+        if step.logprobs:
+            state.logprobs.extend(step.logprobs)
+        if step.end is not None:
+            state.finish_reason = chat_finish_reason(step.end, self._answer.forced_tool)
 
     def _message(self, state: _ChoiceState) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant"}
-        calls = [state.tool_calls[i] for i in sorted(state.tool_calls)]
-        message["content"] = state.content if (state.content or not calls) else None
-        for name in self._prepared.reasoning_fields:
-            message[name] = state.reasoning or None
+        calls = list(state.tool_calls.values())
+        content = "".join(state.content)
+        message["content"] = content if (content or not calls) else None
+        reasoning = "".join(state.reasoning)
+        for name in self._reasoning_fields:
+            message[name] = reasoning or None
         if calls:
             message["tool_calls"] = calls
         return message
 
-    def response(self) -> dict[str, Any]:
+    def response(self, usage: Usage) -> dict[str, Any]:
         return {
-            "id": self._prepared.response_id,
+            "id": response_id(self._answer),
             "object": "chat.completion",
-            "created": self._prepared.created,
-            "model": self._prepared.model_id,
+            "created": self._answer.created,
+            "model": self._answer.model_id,
             "choices": [
                 {
                     "index": index,
                     "message": self._message(state),
                     "logprobs": (
                         {"content": logprobs_content(state.logprobs)}
-                        if self._prepared.logprobs
+                        if self._answer.logprobs
                         else None
                     ),
                     "finish_reason": state.finish_reason,
                 }
                 for index, state in enumerate(self._choices)
             ],
-            "usage": openai_usage(self.usage),
+            "usage": openai_usage(usage),
         }

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tera_serve.adapters.responses_tools import OfferedTools
+from tera_serve.core.events import Usage
 from tera_serve.errors import TeraError
 from tera_serve.protocol.responses import FunctionToolParam, ResponsesRequest
-from tera_serve.service.usage import UsageCounter
 
 
 def echoed_settings(request: ResponsesRequest) -> dict[str, Any]:
@@ -93,7 +93,7 @@ class ResponseHead:
         self,
         status: str,
         output: list[dict[str, Any]],
-        usage: UsageCounter | None,
+        usage: Usage | None,
         *,
         incomplete_reason: str | None = None,
         error: dict[str, Any] | None = None,
@@ -114,7 +114,7 @@ class ResponseHead:
         }
 
 
-def usage_body(usage: UsageCounter) -> dict[str, Any]:
+def usage_body(usage: Usage) -> dict[str, Any]:
     return {
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": 0},

@@ -1,8 +1,8 @@
 """Events → OpenAI Responses: the semantic SSE event sequence, or one folded `response`.
 
-One `OutputAssembler` turns the event stream into output items (`reasoning`, `message`,
-`function_call`, `custom_tool_call`), opening a new item whenever the kind of output
-changes, and reports each step as a semantic event. A call of an offered namespaced function
+One `OutputAssembler` turns the core's blocks into output items (`reasoning`, `message`,
+`function_call`, `custom_tool_call`), one item per block, and reports each step as
+semantic events. A call of an offered namespaced function
 (`crm.lookup`) carries `namespace` and `name` apart (a name the client never offered stays
 whole); a freeform tool's call carries its
 `input` text (adapters/freeform_input.py reads it from the arguments as they stream); a
@@ -14,7 +14,7 @@ disagree. The items and the per-token `TextDelta`: adapters/responses_items.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -31,42 +31,51 @@ from tera_serve.adapters.responses_items import (
 )
 from tera_serve.adapters.responses_tools import CallTarget
 from tera_serve.core.conversation import Message, TextPart, ToolCallPart
+from tera_serve.core.events import (
+    BlockDelta,
+    BlockEnd,
+    BlockKind,
+    BlockStart,
+    OutputEvent,
+    Step,
+    Usage,
+)
+from tera_serve.core.prepared import PreparedAnswer
 from tera_serve.errors import TeraError
-from tera_serve.parsing.base import ToolCallDelta
-from tera_serve.service.generation import ChoiceEvent
-from tera_serve.service.prepared import PreparedGeneration
-from tera_serve.service.usage import UsageCounter
 
-OnFinal = Callable[[dict[str, Any], Message], None]
-"""Called with a finished (completed or incomplete) response and its output as a turn."""
+Keep = Callable[[dict[str, Any], Message], Awaitable[None]]
+"""Stores a finished (completed or incomplete) response with its output as a turn."""
+
+_ITEM_KINDS = {BlockKind.REASONING: "reasoning", BlockKind.TEXT: "message"}
 
 
 class OutputAssembler:
-    """The output items of one response, built from its events (Responses has one choice)."""
+    """The output items of one response, built from its steps (Responses has one choice)."""
 
-    def __init__(self, prepared: PreparedGeneration, rules: OutputRules | None = None) -> None:
-        self._request_id = prepared.request_id
+    def __init__(self, answer: PreparedAnswer, rules: OutputRules | None = None) -> None:
+        self._request_id = answer.request_id
         self._rules = rules or OutputRules()
         self.items: list[OutputItem] = []
         self._open: OutputItem | None = None
-        self._calls: dict[int, OutputItem] = {}
+        self._by_block: dict[int, OutputItem] = {}
         self.finish_reason: str | None = None
 
-    def _start(
-        self,
-        kind: str,
-        events: list[Event],
-        call_id: str = "",
-        name: str = "",
-        target: CallTarget | None = None,
-    ) -> OutputItem:
-        self._close(events, "completed")
+    def _start(self, start: BlockStart, events: list[Event]) -> OutputItem:
+        call_id = name = ""
+        target: CallTarget | None = None
+        if start.call is not None:
+            call_id, name = start.call.call_id, start.call.name
+            target = self._rules.tools.target(name)
+            kind = "custom_tool_call" if target.kind == "custom" else "function_call"
+        else:
+            kind = _ITEM_KINDS[start.kind]
         index = len(self.items)
         item_id = f"{ID_PREFIXES[kind]}{self._request_id}_{index}"
         item = OutputItem(kind, item_id, index, call_id=call_id, name=name, target=target)
         if kind == "custom_tool_call":
             item.freeform = FreeformStream()
         self.items.append(item)
+        self._by_block[start.block] = item
         self._open = item
         events.append(
             {"type": "response.output_item.added", "output_index": index, "item": item.body()}
@@ -87,11 +96,9 @@ class OutputAssembler:
             where["content_index"] = 0
         return where
 
-    def _close(self, events: list[Event], status: str) -> None:
-        item = self._open
-        if item is None:
-            return
-        self._open = None
+    def _close(self, item: OutputItem, events: list[Event], status: str) -> None:
+        if self._open is item:
+            self._open = None
         item.status = status
         text = "".join(item.text)
         where = self._where(item)
@@ -121,13 +128,6 @@ class OutputAssembler:
             }
         )
 
-    def _text(self, kind: str, text: str, events: list[Event]) -> None:
-        item = self._open
-        if item is None or item.kind != kind:
-            item = self._start(kind, events)
-        item.text.append(text)
-        events.append(TextDelta(item, text))
-
     def _close_input(
         self, item: OutputItem, arguments: str, where: dict[str, Any], events: list[Event]
     ) -> None:
@@ -142,20 +142,14 @@ class OutputAssembler:
         item.final_input = final
         events.append({**where, "type": "response.custom_tool_call_input.done", "input": final})
 
-    def _call(self, call: ToolCallDelta, events: list[Event]) -> None:
-        if call.id is not None:
-            name = call.name or ""
-            target = self._rules.tools.target(name)
-            kind = "custom_tool_call" if target.kind == "custom" else "function_call"
-            self._calls[call.index] = self._start(
-                kind, events, call_id=call.id, name=name, target=target
-            )
-        item = self._calls.get(call.index)
-        if item is None or not call.arguments:
+    def _delta(self, event: BlockDelta, events: list[Event]) -> None:
+        item = self._by_block[event.block]
+        item.text.append(event.text)
+        if item.kind not in CALL_KINDS:
+            events.append(TextDelta(item, event.text))
             return
-        item.text.append(call.arguments)
         if item.freeform is not None:
-            delta = item.freeform.feed(call.arguments)
+            delta = item.freeform.feed(event.text)
             if delta:
                 events.append(
                     {
@@ -169,39 +163,44 @@ class OutputAssembler:
             {
                 **self._where(item),
                 "type": "response.function_call_arguments.delta",
-                "delta": call.arguments,
+                "delta": event.text,
             }
         )
 
-    def continue_text(self, event: ChoiceEvent) -> OutputItem | None:
-        """The per-token case: an event that only adds text to the open item of its kind
-        (no other output, not the last) is appended here and its item returned, so the
-        encoder can frame it at once; anything else returns None and goes through `add`."""
+    def continue_text(self, step: Step) -> OutputItem | None:
+        """The per-token case: a step that only adds text to the open item (no other
+        output, not the last) is appended here and its item returned, so the encoder can
+        frame it at once; anything else returns None and goes through `add`."""
         item = self._open
-        delta = event.delta
-        if item is None or event.finish_reason is not None or delta.tool_calls:
+        if item is None or step.end is not None or len(step.events) != 1:
             return None
-        if item.kind == "message" and delta.content and not delta.reasoning:
-            item.text.append(delta.content)
-            return item
-        if item.kind == "reasoning" and delta.reasoning and not delta.content:
-            item.text.append(delta.reasoning)
-            return item
-        return None
+        event = step.events[0]
+        if type(event) is not BlockDelta or event.kind is BlockKind.TOOL_CALL:
+            return None
+        item.text.append(event.text)
+        return item
 
-    def add(self, event: ChoiceEvent) -> list[Event]:
-        """The semantic events this engine event makes (without sequence numbers)."""
+    def add(self, step: Step) -> list[Event]:
+        """The semantic events this step makes (without sequence numbers)."""
         events: list[Event] = []
-        if event.delta.reasoning:
-            self._text("reasoning", event.delta.reasoning, events)
-        if event.delta.content:
-            self._text("message", event.delta.content, events)
-        for call in event.delta.tool_calls:
-            self._call(call, events)
-        if event.finish_reason is not None:
-            self.finish_reason = event.finish_reason
-            self._close(events, "incomplete" if event.finish_reason == "length" else "completed")
+        cut_at = (
+            len(step.events) - 1 if step.end is not None and step.end.reason == "length" else -1
+        )
+        for position, event in enumerate(step.events):
+            self._event(event, events, cut=position == cut_at)
+        if step.end is not None:
+            self.finish_reason = step.end.reason
         return events
+
+    def _event(self, event: OutputEvent, events: list[Event], *, cut: bool) -> None:
+        if type(event) is BlockDelta:
+            self._delta(event, events)
+        elif type(event) is BlockStart:
+            self._start(event, events)
+        elif type(event) is BlockEnd:
+            # The block the token limit cut (the output's last) is incomplete.
+            status = "incomplete" if cut else "completed"
+            self._close(self._by_block[event.block], events, status)
 
     def output(self) -> list[dict[str, Any]]:
         return [item.body() for item in self.items]
@@ -222,9 +221,7 @@ class OutputAssembler:
         )
 
 
-def final_response(
-    head: ResponseHead, assembler: OutputAssembler, usage: UsageCounter
-) -> dict[str, Any]:
+def final_response(head: ResponseHead, assembler: OutputAssembler, usage: Usage) -> dict[str, Any]:
     incomplete = assembler.finish_reason == "length"
     return head.body(
         "incomplete" if incomplete else "completed",
@@ -239,13 +236,29 @@ def _frame(payload: dict[str, Any]) -> bytes:
     return b"event: " + name + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
-class ResponsesStreamEncoder:
-    def __init__(
-        self, prepared: PreparedGeneration, head: ResponseHead, on_final: OnFinal | None = None
-    ) -> None:
+class _Keeping:
+    """Hands a finished response to the store (when the request asked to store it) once
+    the driver says the answer is complete, before the client can read its end."""
+
+    def __init__(self, assembler: OutputAssembler, keep: Keep | None) -> None:
+        self._assembler = assembler
+        self._keep = keep
+        self._final: dict[str, Any] | None = None
+
+    def finished(self, response: dict[str, Any]) -> None:
+        self._final = response
+
+    async def complete(self) -> None:
+        if self._keep is not None and self._final is not None:
+            response, self._final = self._final, None
+            await self._keep(response, self._assembler.turn())
+
+
+class ResponsesStreamEncoder(_Keeping):
+    def __init__(self, answer: PreparedAnswer, head: ResponseHead, keep: Keep | None) -> None:
         self._head = head
-        self._assembler = OutputAssembler(prepared, head.rules)
-        self._on_final = on_final
+        self._assembler = OutputAssembler(answer, head.rules)
+        super().__init__(self._assembler, keep)
         self._sequence = 0
 
     def _frames(self, events: list[Event]) -> list[bytes]:
@@ -267,8 +280,8 @@ class ResponsesStreamEncoder:
             ]
         )
 
-    def frames(self, event: ChoiceEvent) -> list[bytes]:
-        item = self._assembler.continue_text(event)
+    def frames(self, step: Step) -> list[bytes]:
+        item = self._assembler.continue_text(step)
         if item is not None:  # the hot path: one text delta, from the item's heads
             self._sequence += 1
             return [
@@ -276,12 +289,11 @@ class ResponsesStreamEncoder:
                 + orjson.dumps(item.text[-1])
                 + item.delta_tail % (self._sequence - 1)
             ]
-        return self._frames(self._assembler.add(event))
+        return self._frames(self._assembler.add(step))
 
-    def end_frames(self, usage: UsageCounter) -> list[bytes]:
+    def end_frames(self, usage: Usage) -> list[bytes]:
         response = final_response(self._head, self._assembler, usage)
-        if self._on_final is not None:
-            self._on_final(response, self._assembler.turn())
+        self.finished(response)
         kind = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
         return self._frames([{"type": kind, "response": response}])
 
@@ -292,22 +304,17 @@ class ResponsesStreamEncoder:
         return self._frames([{"type": "response.failed", "response": response}])
 
 
-class ResponsesFolder:
-    def __init__(
-        self, prepared: PreparedGeneration, head: ResponseHead, on_final: OnFinal | None = None
-    ) -> None:
+class ResponsesFolder(_Keeping):
+    def __init__(self, answer: PreparedAnswer, head: ResponseHead, keep: Keep | None) -> None:
         self._head = head
-        self._assembler = OutputAssembler(prepared, head.rules)
-        self._on_final = on_final
-        self.usage = UsageCounter.of(prepared)
+        self._assembler = OutputAssembler(answer, head.rules)
+        super().__init__(self._assembler, keep)
 
-    def add(self, event: ChoiceEvent) -> None:
-        self.usage.add(event)
-        if self._assembler.continue_text(event) is None:
-            self._assembler.add(event)
+    def add(self, step: Step) -> None:
+        if self._assembler.continue_text(step) is None:
+            self._assembler.add(step)
 
-    def response(self) -> dict[str, Any]:
-        response = final_response(self._head, self._assembler, self.usage)
-        if self._on_final is not None:
-            self._on_final(response, self._assembler.turn())
+    def response(self, usage: Usage) -> dict[str, Any]:
+        response = final_response(self._head, self._assembler, usage)
+        self.finished(response)
         return response

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tera_serve.core.logprobs import PositionLogprobs
+
 
 @dataclass(frozen=True)
 class SamplingSpec:
@@ -61,24 +63,6 @@ class EngineRequest:
     images: tuple[Any, ...] = ()
     """Decoded pictures (PIL images), one per image placeholder in `prompt_token_ids`,
     in order; the engine's processor expands each placeholder."""
-
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    token: str
-    logprob: float
-    token_bytes: tuple[int, ...]
-    token_id: int | None = None
-    rank: int | None = None
-    """1 for the most likely token at this position."""
-
-
-@dataclass(frozen=True)
-class PositionLogprobs:
-    """The sampled token's logprob and the top alternatives at one position."""
-
-    chosen: TokenLogprob
-    top: tuple[TokenLogprob, ...]
 
 
 @dataclass

@@ -18,12 +18,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+from tera_serve.core.logprobs import PositionLogprobs, TokenLogprob
 from tera_serve.engine.base import (
     EngineDelta,
     EngineInfo,
     EngineRequest,
-    PositionLogprobs,
-    TokenLogprob,
 )
 
 Script = Callable[[EngineRequest], Sequence[int]]

@@ -21,16 +21,15 @@ from vllm.utils.argparse_utils import FlexibleArgumentParser
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError as VllmEngineDeadError
 
+from tera_serve.core.logprobs import PositionLogprobs, TokenLogprob
 from tera_serve.engine.base import (
     EngineDeadError,
     EngineDelta,
     EngineInfo,
     EngineRequest,
     EngineRequestError,
-    PositionLogprobs,
     SamplingSpec,
     StructuredConstraint,
-    TokenLogprob,
 )
 
 logger = logging.getLogger(__name__)

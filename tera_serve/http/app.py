@@ -1,20 +1,19 @@
-"""The FastAPI application: routes, error mapping, request ids, and model loading."""
+"""The FastAPI application: its routes, error mapping and middleware, and its lifespan
+(the start-up work itself: http/startup.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
 from tera_serve import __version__
-from tera_serve.config import ModelConfig
-from tera_serve.errors import ConfigError
+from tera_serve.adapters.protocols import error_json
 from tera_serve.http.access import AccessLogMiddleware
 from tera_serve.http.context import ServerContext
+from tera_serve.http.conversation_routes import build_conversation_router
 from tera_serve.http.errors import install_error_handlers
 from tera_serve.http.messages_routes import build_messages_router
 from tera_serve.http.openapi import publish_request_schemas
@@ -23,70 +22,9 @@ from tera_serve.http.request_id import RequestIdMiddleware
 from tera_serve.http.responses_routes import build_responses_router
 from tera_serve.http.routes import build_router
 from tera_serve.http.speech_routes import build_speech_router
-from tera_serve.security.admission import ModelGate
+from tera_serve.http.startup import load_models_and_freeze, open_response_store
+from tera_serve.http.stored_responses_routes import build_stored_responses_router
 from tera_serve.security.middleware import GuardMiddleware
-from tera_serve.service.loading import load_served_model
-from tera_serve.service.warmup import warm_up
-
-logger = logging.getLogger(__name__)
-
-
-def queue_length(gate: ModelGate) -> Callable[[], float]:
-    """Read by Prometheus at scrape time: requests waiting for this model's slots."""
-    return lambda: gate.queued
-
-
-async def load_models(context: ServerContext, configs: Sequence[ModelConfig] | None = None) -> None:
-    """Start the configured models (or `configs`) one after another; a failure marks only
-    that model."""
-    for config in context.config.models if configs is None else configs:
-        if context.speech.is_speech(config.served_id):
-            continue  # loaded by load_speech_models
-        try:
-            served = await asyncio.to_thread(load_served_model, config, context.engine_factory)
-            if config.warmup:
-                await warm_up(served)
-        except Exception as exc:
-            logger.exception("model %s failed to load", config.served_id)
-            context.registry.set_failed(config, str(exc))
-            continue
-        gate = context.security.admission.gate(config.served_id)
-        context.metrics.waiting.labels(config.served_id).set_function(queue_length(gate))
-        context.registry.set_ready(served)
-
-
-async def load_models_and_freeze(context: ServerContext) -> None:
-    """Load the models, then mark the start-up heap (vLLM, torch, tokenizers: ~600k objects)
-    permanent, so a full garbage collection skips it rather than stalling every stream for
-    ~0.3 s (benchmarks/frontend.py; `vllm serve` freezes its heap the same way)."""
-    await load_models(context)
-    await load_speech_models(context)
-    gc.collect()
-    gc.freeze()
-
-
-async def load_speech_models(context: ServerContext) -> None:
-    def on_ready(model: str) -> None:
-        gate = context.security.admission.gate(model)
-        context.metrics.waiting.labels(model).set_function(queue_length(gate))
-
-    await context.speech.load_all(on_ready)
-
-
-async def open_response_store(context: ServerContext) -> None:
-    """Open the store before serving: a path it cannot use stops the start-up, named."""
-    try:
-        await context.responses.open()
-    except ConfigError as exc:
-        logger.error("%s", exc)
-        raise
-    logger.info("responses store: %s", context.responses.location)
-    try:
-        context.reasoning_seal.open()
-    except ConfigError as exc:
-        logger.error("%s", exc)
-        raise
-    logger.info("reasoning key: %s", context.reasoning_seal.location)
 
 
 def create_app(context: ServerContext) -> FastAPI:
@@ -120,16 +58,23 @@ def create_app(context: ServerContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    app.include_router(build_conversation_router())
     app.include_router(build_router())
     app.include_router(build_messages_router())
     app.include_router(build_responses_router())
+    app.include_router(build_stored_responses_router())
     if context.config.playground:
         app.include_router(build_playground_router())
     app.include_router(build_speech_router())
     publish_request_schemas(app)
     # Starlette wraps in reverse order: the request id is set first, then the access log,
     # then keys and limits (whose clean-up runs when the whole response has ended).
-    app.add_middleware(GuardMiddleware, security=context.security, metrics=context.metrics)
+    app.add_middleware(
+        GuardMiddleware,
+        security=context.security,
+        metrics=context.metrics,
+        render_error=error_json,
+    )
     app.add_middleware(AccessLogMiddleware, metrics=context.metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -5,7 +5,7 @@ orjson, the depth walk and pydantic each cost time in proportion to the body (a 
 of 3.5 M token ids is a second of work); they run in the CPU pool (bounded_work.py), so
 the loop keeps routing bytes for every other request meanwhile. pydantic holds the GIL
 for as long as it validates, pool or not, so the lists it would walk are counted first
-(request_bounds.check_list_lengths); translating the model to a Conversation is Python
+(body_bounds.check_list_lengths); translating the model to a Conversation is Python
 work that grows with the turns too, and runs in the pool after it.
 """
 
@@ -23,7 +23,7 @@ from tera_serve.config import ServerConfig
 from tera_serve.errors import ClientDisconnectedError, PayloadTooLargeError
 from tera_serve.http.context import ServerContext
 from tera_serve.http.validation import parse_json_body, validate_body
-from tera_serve.service.request_bounds import check_list_lengths
+from tera_serve.service.body_bounds import check_list_lengths
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 TranslatedT = TypeVar("TranslatedT")

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tera_serve.adapters.protocols import error_json
 from tera_serve.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
@@ -22,9 +23,9 @@ logger = logging.getLogger(__name__)
 
 
 def error_response(error: TeraError, path: str = "") -> Response:
-    """The error in the shape of the route's protocol (Anthropic's on /v1/messages)."""
+    """The error in the shape of the route's protocol (adapters/protocols.py)."""
     return Response(
-        content=error.to_json(path),
+        content=error_json(error, path),
         status_code=error.status,
         media_type="application/json",
         headers=error.headers,

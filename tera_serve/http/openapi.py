@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from tera_serve.errors import ANTHROPIC_PATH_PREFIX
+from tera_serve.adapters.protocols import protocol_for_path
 
 _REF = "#/components/schemas/{model}"
 
@@ -60,7 +60,7 @@ def anthropic_error_schema() -> dict[str, Any]:
 
 
 def _error_response(path: str) -> dict[str, Any]:
-    model = "AnthropicErrorResponse" if path.startswith(ANTHROPIC_PATH_PREFIX) else "ErrorResponse"
+    model = protocol_for_path(path).error_schema
     return {
         "description": "An error, in the shape of the route's protocol",
         "content": {"application/json": {"schema": {"$ref": _REF.format(model=model)}}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -13,28 +14,28 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from tera_serve.core.conversation import Conversation
+from tera_serve.core.encoding import Folder, StreamEncoder
+from tera_serve.core.prepared import PreparedAnswer
 from tera_serve.errors import (
     InvalidRequestError,
     ServerError,
     ServiceUnavailableError,
 )
 from tera_serve.http.context import ServerContext
-from tera_serve.http.streaming import ChunkEncoder, Finish, Folder, folded_body, sse_body
 from tera_serve.metrics import GenerationObserver, RequestRecord
 from tera_serve.security.guard import RequestGuard
+from tera_serve.service.driver import folded_body, stream_frames
 from tera_serve.service.prepare import prepare
-from tera_serve.service.prepared import Delivery, PreparedGeneration
+from tera_serve.service.prepared import PreparedGeneration
 from tera_serve.service.registry import ServedModel
 
 
 @dataclass(frozen=True)
-class OutputShape:
-    """A wire protocol's two ways of answering: stream frames, or one folded body."""
+class Answering:
+    """A wire protocol's two ways of answering one request: stream frames, or one body."""
 
-    encoder: Callable[[PreparedGeneration], ChunkEncoder]
-    folder: Callable[[PreparedGeneration], Folder]
-    finish: Finish | None = None
-    """Awaited after the last event, before the stream's end or the body goes out."""
+    encoder: Callable[[PreparedAnswer], StreamEncoder]
+    folder: Callable[[PreparedAnswer], Folder]
 
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -45,16 +46,16 @@ them): the request is served without them, on every protocol."""
 logger = logging.getLogger(__name__)
 
 
-def omitted_tools_headers(prepared: PreparedGeneration) -> dict[str, str]:
+def omitted_tools_headers(answer: PreparedAnswer) -> dict[str, str]:
     """The header naming the left-out hosted tools, logged once per request at INFO (a
     client that never reads headers still has a trace of why its model searched nothing;
     not a warning: Codex offers web_search on every turn, and the header is the signal)."""
-    if not prepared.omitted_tools:
+    if not answer.omitted_tools:
         return {}
-    names = ", ".join(prepared.omitted_tools)
+    names = ", ".join(answer.omitted_tools)
     logger.info(
         "request %s: hosted tools left out (this server does not run them): %s",
-        prepared.request_id,
+        answer.request_id,
         names,
     )
     return {OMITTED_TOOLS_HEADER: names}
@@ -84,6 +85,13 @@ def guard_of(request: Request) -> RequestGuard:
     return guard
 
 
+def key_identity(request: Request) -> str | None:
+    """The key's identity (its secret's hash), never its name: two keys never share one.
+    What the request stores (Responses) belongs to it."""
+    key = guard_of(request).key
+    return key.identity if key is not None else None
+
+
 async def admit(
     request: Request, context: ServerContext, model_id: str, sequences: int = 1
 ) -> ServedModel:
@@ -106,28 +114,40 @@ async def admit(
     return served
 
 
+async def _disconnected(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
 async def respond(
     request: Request,
     context: ServerContext,
     served: ServedModel,
     prepared: PreparedGeneration,
-    shape: OutputShape,
+    answering: Answering,
 ) -> Response:
     """Stream the prepared generation in the protocol's frames, or fold it into its body."""
     timeout = context.config.request_timeout_s
-    guard_of(request).reserve(prepared.prompt_tokens, max_new_tokens(prepared))
+    answer = prepared.answer
+    guard_of(request).reserve(answer.prompt_tokens, prepared.max_new_tokens())
     observer = GenerationObserver(context.metrics, record_of(request), served.config.served_id)
-    omitted = omitted_tools_headers(prepared)
-    if prepared.stream:
+    omitted = omitted_tools_headers(answer)
+    if answer.stream:
+        frames = stream_frames(
+            prepared, served.engine, answering.encoder(answer), timeout, observer
+        )
         return StreamingResponse(
-            sse_body(
-                prepared, served.engine, shape.encoder(prepared), timeout, observer, shape.finish
-            ),
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, **omitted},
+            frames, media_type="text/event-stream", headers={**SSE_HEADERS, **omitted}
         )
     body = await folded_body(
-        prepared, served.engine, shape.folder(prepared), request, timeout, observer, shape.finish
+        prepared,
+        served.engine,
+        answering.folder(answer),
+        functools.partial(_disconnected, request),
+        timeout,
+        observer,
     )
     response = json_response(body)
     response.headers.update(omitted)
@@ -135,29 +155,15 @@ async def respond(
 
 
 async def admit_conversation(
-    request: Request,
-    context: ServerContext,
-    conversation: Conversation,
-    delivery: Delivery,
-    response_id_prefix: str,
+    request: Request, context: ServerContext, conversation: Conversation, stream: bool
 ) -> tuple[ServedModel, PreparedGeneration]:
     """What every conversation route does after translating its body: admit its sequences,
     then decide everything before the first byte (shared by chat, Messages and Responses)."""
     served = await admit(request, context, conversation.model, sequences=conversation.n)
     prepared = await prepare(
-        conversation,
-        served,
-        context.config,
-        request.state.request_id,
-        response_id_prefix=response_id_prefix,
-        delivery=delivery,
+        conversation, served, context.config, request.state.request_id, stream=stream
     )
     return served, prepared
-
-
-def max_new_tokens(prepared: PreparedGeneration) -> int:
-    """The most tokens the request's sequences may generate together (n × max_tokens)."""
-    return sum(r.sampling.max_tokens for r in prepared.engine_requests)
 
 
 def record_of(request: Request) -> RequestRecord:

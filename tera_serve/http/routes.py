@@ -1,23 +1,24 @@
-"""The OpenAI/Tera routes: chat and text completions, models, health, metrics, tokenize."""
+"""The Tera routes beside the conversation routes: text completions, models, health,
+metrics, tokenize."""
 
 from __future__ import annotations
+
+import functools
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from tera_serve.adapters.chat import chat_conversation, tokenize_conversation
-from tera_serve.adapters.chat_output import ChatChunkEncoder, ChatFolder
+from tera_serve.adapters.chat import tokenize_conversation
 from tera_serve.adapters.completions import prompt_batch
-from tera_serve.adapters.completions_output import CompletionChunkEncoder, CompletionFolder
-from tera_serve.adapters.response_extras import with_fold_extras, with_stream_extras
+from tera_serve.adapters.completions_output import CompletionOptions
+from tera_serve.adapters.protocols import completion_encoder, completion_folder, stream_options
 from tera_serve.errors import InvalidRequestError
 from tera_serve.http.body import read_model, translated
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
-    OutputShape,
+    Answering,
     admit,
-    admit_conversation,
     check_accepting,
     context_of,
     guard_of,
@@ -25,48 +26,17 @@ from tera_serve.http.route_support import (
     model_or_default,
     respond,
 )
-from tera_serve.protocol.chat import ChatCompletionRequest
 from tera_serve.protocol.completions import CompletionRequest
 from tera_serve.protocol.tokenize import DetokenizeRequest, TokenizeRequest
 from tera_serve.service.completions import prepare_batch
 from tera_serve.service.model_card import model_card
-from tera_serve.service.prepared import Delivery
 from tera_serve.service.request_bounds import batch_sequences
 from tera_serve.service.tokenize import detokenize, tokenize_text
 from tera_serve.service.tokenize import tokenize_conversation as tokenize_chat
 
-CHAT_SHAPE = OutputShape(
-    encoder=lambda prepared: with_stream_extras(ChatChunkEncoder(prepared), prepared),
-    folder=lambda prepared: with_fold_extras(ChatFolder(prepared), prepared, chat=True),
-)
-COMPLETION_SHAPE = OutputShape(
-    encoder=lambda prepared: with_stream_extras(CompletionChunkEncoder(prepared), prepared),
-    folder=lambda prepared: with_fold_extras(CompletionFolder(prepared), prepared, chat=False),
-)
-
-
-def _delivery(body: ChatCompletionRequest | CompletionRequest) -> Delivery:
-    options = body.stream_options
-    return Delivery(
-        stream=body.stream,
-        include_usage=bool(options and options.include_usage),
-        continuous_usage=bool(options and options.continuous_usage_stats),
-    )
-
 
 def build_router() -> APIRouter:
     router = APIRouter()
-
-    @router.post("/v1/chat/completions", openapi_extra=json_body(ChatCompletionRequest))
-    async def chat_completions(request: Request) -> Response:
-        context = context_of(request)
-        check_accepting(context)
-        body = await read_model(ChatCompletionRequest, request, context)
-        conversation = await translated(chat_conversation, body)
-        served, prepared = await admit_conversation(
-            request, context, conversation, _delivery(body), "chatcmpl-"
-        )
-        return await respond(request, context, served, prepared, CHAT_SHAPE)
 
     @router.post("/v1/completions", openapi_extra=json_body(CompletionRequest))
     async def completions(request: Request) -> Response:
@@ -76,13 +46,14 @@ def build_router() -> APIRouter:
         batch = prompt_batch(body)
         served = await admit(request, context, body.model, sequences=batch_sequences(batch))
         prepared = await prepare_batch(
-            batch,
-            served,
-            context.config,
-            request.state.request_id,
-            delivery=_delivery(body),
+            batch, served, context.config, request.state.request_id, stream=body.stream
         )
-        return await respond(request, context, served, prepared, COMPLETION_SHAPE)
+        options = CompletionOptions(stream_options(body), prepared.echo)
+        answering = Answering(
+            functools.partial(completion_encoder, options=options),
+            functools.partial(completion_folder, options=options),
+        )
+        return await respond(request, context, served, prepared.generation, answering)
 
     @router.get("/v1/models")
     async def list_models(request: Request) -> Response:

@@ -9,7 +9,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from tera_serve.errors import InvalidRequestError
-from tera_serve.service.request_bounds import check_json_text
+from tera_serve.service.body_bounds import check_json_text
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

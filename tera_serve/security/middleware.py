@@ -19,6 +19,7 @@ from tera_serve.bounded_work import using_workers
 from tera_serve.errors import (
     AuthenticationError,
     BodyTimeoutError,
+    ErrorRenderer,
     HeadersTooLargeError,
     PermissionDeniedError,
     RateLimitError,
@@ -57,9 +58,8 @@ def presented_secret(scope: Scope) -> str | None:
     return bearer or api_key
 
 
-async def send_error(send: Send, error: TeraError, path: str = "") -> None:
-    """The error body in the shape of the path's protocol, as raw ASGI messages."""
-    body = error.to_json(path)
+async def send_error(send: Send, body: bytes, error: TeraError) -> None:
+    """An error body (in the shape of the path's protocol), as raw ASGI messages."""
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -93,10 +93,17 @@ class _BodyReceiver:
 
 
 class GuardMiddleware:
-    def __init__(self, app: ASGIApp, security: SecurityState, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        security: SecurityState,
+        metrics: Metrics,
+        render_error: ErrorRenderer,
+    ) -> None:
         self.app = app
         self.security = security
         self.metrics = metrics
+        self.render_error = render_error
 
     def _authenticate(self, scope: Scope, guard: RequestGuard) -> None:
         """Give the guard its key, or raise 431 / 401 / 403 / 429 (and count nothing)."""
@@ -160,7 +167,8 @@ class GuardMiddleware:
                 record.error_type = exc.error_type
             if isinstance(exc, RateLimitError):
                 self.metrics.rate_limited.labels("-", exc.code or "rate_limit").inc()
-            await send_error(guarded_send, exc, scope.get("path", ""))
+            body_bytes = self.render_error(exc, scope.get("path", ""))
+            await send_error(guarded_send, body_bytes, exc)
             return
         admitted = True
         if record is not None and guard.key is not None:

@@ -27,7 +27,12 @@ import http
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from tera_serve.errors import HeadersTooLargeError, InvalidRequestError, TeraError
+from tera_serve.errors import (
+    ErrorRenderer,
+    HeadersTooLargeError,
+    InvalidRequestError,
+    TeraError,
+)
 
 _HEAD_SAMPLE = 2048
 """Bytes kept from the start of each request head: its request line, for the error shape."""
@@ -43,9 +48,13 @@ def request_path(head: bytes) -> str:
 
 
 def guarded_h11_protocol(
-    header_timeout_s: float, max_header_bytes: int, body_timeout_s: float = 30.0
+    header_timeout_s: float,
+    max_header_bytes: int,
+    render_error: ErrorRenderer,
+    body_timeout_s: float = 30.0,
 ) -> type[H11Protocol]:
-    """An H11Protocol class bound to these limits (uvicorn instantiates it per connection)."""
+    """An H11Protocol class bound to these limits (uvicorn instantiates it per connection);
+    its refusals take the shape of the protocol of the path they name (`render_error`)."""
 
     class GuardedH11Protocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
@@ -110,7 +119,7 @@ def guarded_h11_protocol(
                     "Invalid HTTP request: the request head is malformed.",
                     code="invalid_http_request",
                 )
-            body = error.to_json(request_path(self._head or unparsed))
+            body = render_error(error, request_path(self._head or unparsed))
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

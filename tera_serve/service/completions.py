@@ -6,18 +6,20 @@ logit-bias and context rules; only the prompt comes from the client instead of a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tera_serve.bounded_work import offload
 from tera_serve.config import ServerConfig
 from tera_serve.core.conversation import PromptBatch
+from tera_serve.core.prepared import PreparedAnswer, new_request_id
 from tera_serve.engine.base import EngineRequest
 from tera_serve.errors import InvalidRequestError
 from tera_serve.parsing.base import PlainParser
-from tera_serve.service.limits import check_common_bounds
-from tera_serve.service.prepared import Delivery, PreparedGeneration, new_request_id
+from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.prompt_scoring import EchoPrompt, check_batch_scoring, echo_prompts
 from tera_serve.service.registry import ServedModel
-from tera_serve.service.request_bounds import check_token_prompts
+from tera_serve.service.request_bounds import check_common_bounds, check_token_prompts
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
-from tera_serve.service.scoring_checks import check_batch_scoring, echo_prompts
 
 
 def _check_ids(ids: tuple[int, ...], vocab: int) -> None:
@@ -60,25 +62,17 @@ def check_batch_bounds(batch: PromptBatch, server: ServerConfig) -> None:
     check_token_prompts(batch)
 
 
-async def prepare_batch(
-    batch: PromptBatch,
-    served: ServedModel,
-    server: ServerConfig,
-    request_id: str | None = None,
-    *,
-    delivery: Delivery | None = None,
-) -> PreparedGeneration:
-    delivery = delivery or Delivery()
-    check_batch_bounds(batch, server)
-    check_batch_scoring(batch, delivery.stream, server)
-    prompts = await offload(_token_lists, batch, served, what="tokenizing the prompts")
-    echo = (
-        await offload(echo_prompts, batch, prompts, served, what="decoding the prompts")
-        if batch.echo
-        else None
-    )
+@dataclass(frozen=True)
+class PreparedBatch:
+    generation: PreparedGeneration
+    echo: tuple[EchoPrompt, ...] | None
+    """`echo`: per prompt, what each of its choices starts with."""
+
+
+def _batch_requests(
+    batch: PromptBatch, prompts: list[tuple[int, ...]], served: ServedModel, request_id: str
+) -> tuple[EngineRequest, ...]:
     bias = parse_logit_bias(batch.sampling.logit_bias, len(served.tokenizer))
-    request_id = request_id or new_request_id()
     engine_requests: list[EngineRequest] = []
     for prompt_ids in prompts:
         max_tokens = fit_max_tokens(
@@ -104,20 +98,35 @@ async def prepare_batch(
                     ),
                 )
             )
-    return PreparedGeneration(
-        request_id=request_id,
-        response_id=f"cmpl-{request_id}",
-        model_id=batch.model,
-        created=PreparedGeneration.now(),
-        prompt_tokens=sum(len(p) for p in prompts),
-        engine_requests=tuple(engine_requests),
-        make_parser=PlainParser,
-        stream=delivery.stream,
-        include_usage=delivery.include_usage,
-        logprobs=batch.logprobs is not None,
-        reasoning_fields=(),
-        choices_per_prompt=batch.n,
-        continuous_usage=delivery.continuous_usage,
-        prompt_logprobs=batch.prompt_logprobs,
-        echo=echo,
+    return tuple(engine_requests)
+
+
+async def prepare_batch(
+    batch: PromptBatch,
+    served: ServedModel,
+    server: ServerConfig,
+    request_id: str | None = None,
+    *,
+    stream: bool = False,
+) -> PreparedBatch:
+    check_batch_bounds(batch, server)
+    check_batch_scoring(batch, stream, server)
+    prompts = await offload(_token_lists, batch, served, what="tokenizing the prompts")
+    echo = (
+        await offload(echo_prompts, batch, prompts, served, what="decoding the prompts")
+        if batch.echo
+        else None
     )
+    request_id = request_id or new_request_id()
+    engine_requests = _batch_requests(batch, prompts, served, request_id)
+    answer = PreparedAnswer(
+        request_id=request_id,
+        model_id=batch.model,
+        prompt_tokens=sum(len(p) for p in prompts),
+        choice_prompt_tokens=tuple(len(r.prompt_token_ids) for r in engine_requests),
+        stream=stream,
+        choices_per_prompt=batch.n,
+        logprobs=batch.logprobs is not None,
+        prompt_logprobs=batch.prompt_logprobs,
+    )
+    return PreparedBatch(PreparedGeneration(answer, engine_requests, PlainParser), echo)

@@ -1,109 +1,96 @@
-"""Run a prepared request's engine streams and parse them into per-choice events."""
+"""Run a prepared request's engine streams: each choice's deltas go through the family's
+parser chain, then the core's segmenter, and come out as typed steps (core/events.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-from tera_serve.engine.base import Engine, EngineRequest, PositionLogprobs
-from tera_serve.parsing.base import OutputParser, ParsedDelta
+from tera_serve.core.events import ChoiceEnd, FinishReason, Step
+from tera_serve.core.segmenter import Segmenter
+from tera_serve.engine.base import Engine, EngineDelta, EngineRequest
+from tera_serve.parsing.base import OutputParser
 from tera_serve.service.failures import engine_finish_error
 from tera_serve.service.prepared import PreparedGeneration
 
 
-@dataclass
-class ChoiceEvent:
-    index: int
-    delta: ParsedDelta
-    logprobs: list[PositionLogprobs] | None
-    new_tokens: int
-    finish_reason: str | None = None
-    reasoning_tokens: int = 0
-    """Reasoning tokens of the whole choice; set on the final event."""
-    stop_sequence: str | None = None
-    """The client's stop string that ended the choice (final event, finish `stop`)."""
-    prompt_logprobs: list[PositionLogprobs | None] | None = None
-    cached_tokens: int | None = None
-    """Both from the engine's first delta of the choice (see EngineDelta)."""
-
-
-def finish_reason(engine_reason: str, *, called_tools: bool, forced_function: bool) -> str:
-    """The service's finish-reason policy (parsers only report what they read)."""
+def neutral_finish(engine_reason: str) -> FinishReason:
+    """`stop` or `length`; an aborted or failed engine request raises its error."""
     failure = engine_finish_error(engine_reason)
     if failure is not None:
         raise failure
-    if called_tools and not forced_function and engine_reason == "stop":
-        return "tool_calls"
-    return engine_reason
+    return "length" if engine_reason == "length" else "stop"
 
 
 def _matched_stop(stop_reason: int | str | None, stops: tuple[str, ...]) -> str | None:
     return stop_reason if isinstance(stop_reason, str) and stop_reason in stops else None
 
 
-async def _run_one(
+def _last_step(
     index: int,
-    engine: Engine,
+    delta: EngineDelta,
+    finish_reason: str,
     request: EngineRequest,
     parser: OutputParser,
-    forced_function: bool,
-) -> AsyncIterator[ChoiceEvent]:
+    segmenter: Segmenter,
+) -> Step:
+    parsed = parser.feed(delta.token_ids, delta.text)
+    parsed.extend(parser.finish())
+    events = segmenter.feed(parsed) + segmenter.close()
+    end = ChoiceEnd(
+        reason=neutral_finish(finish_reason),
+        called_tools=segmenter.called_tools,
+        stop_sequence=_matched_stop(delta.stop_reason, request.sampling.stop),
+        reasoning_tokens=parser.reasoning_tokens,
+    )
+    return Step(
+        index,
+        events,
+        len(delta.token_ids),
+        delta.logprobs,
+        end,
+        delta.prompt_logprobs,
+        delta.cached_tokens,
+    )
+
+
+async def _run_one(
+    index: int, engine: Engine, request: EngineRequest, parser: OutputParser
+) -> AsyncIterator[Step]:
     stream = engine.generate(request)
-    called_tools = False
+    segmenter = Segmenter()
     try:
         async for delta in stream:
-            parsed = parser.feed(delta.token_ids, delta.text)
-            if delta.finish_reason is None:
-                called_tools = called_tools or bool(parsed.tool_calls)
-                yield ChoiceEvent(
-                    index,
-                    parsed,
-                    delta.logprobs,
-                    len(delta.token_ids),
-                    prompt_logprobs=delta.prompt_logprobs,
-                    cached_tokens=delta.cached_tokens,
-                )
+            if delta.finish_reason is not None:
+                yield _last_step(index, delta, delta.finish_reason, request, parser, segmenter)
                 continue
-            parsed.extend(parser.finish())
-            called_tools = called_tools or bool(parsed.tool_calls)
-            yield ChoiceEvent(
+            yield Step(
                 index,
-                parsed,
-                delta.logprobs,
+                segmenter.feed(parser.feed(delta.token_ids, delta.text)),
                 len(delta.token_ids),
-                finish_reason=finish_reason(
-                    delta.finish_reason,
-                    called_tools=called_tools,
-                    forced_function=forced_function,
-                ),
-                reasoning_tokens=parser.reasoning_tokens,
-                stop_sequence=_matched_stop(delta.stop_reason, request.sampling.stop),
-                prompt_logprobs=delta.prompt_logprobs,
-                cached_tokens=delta.cached_tokens,
+                delta.logprobs,
+                None,
+                delta.prompt_logprobs,
+                delta.cached_tokens,
             )
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
 
 
-async def run_choices(prepared: PreparedGeneration, engine: Engine) -> AsyncIterator[ChoiceEvent]:
-    """Yield events of all choices as they come. Closing this iterator aborts them all."""
+async def run_choices(prepared: PreparedGeneration, engine: Engine) -> AsyncIterator[Step]:
+    """Yield the steps of all choices as they come. Closing this iterator aborts them all."""
     requests = prepared.engine_requests
     if len(requests) == 1:
-        async for event in _run_one(
-            0, engine, requests[0], prepared.make_parser(), prepared.forced_function
-        ):
-            yield event
+        async for step in _run_one(0, engine, requests[0], prepared.make_parser()):
+            yield step
         return
-    queue: asyncio.Queue[ChoiceEvent | BaseException | None] = asyncio.Queue()
+    queue: asyncio.Queue[Step | BaseException | None] = asyncio.Queue()
 
     async def pump(index: int, request: EngineRequest) -> None:
         try:
-            async for event in _run_one(
-                index, engine, request, prepared.make_parser(), prepared.forced_function
-            ):
-                queue.put_nowait(event)
+            async for step in _run_one(index, engine, request, prepared.make_parser()):
+                queue.put_nowait(step)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:

@@ -15,6 +15,7 @@ from tera_serve.bounded_work import offload
 from tera_serve.chat.prompt_types import ChatPrompt
 from tera_serve.config import ServerConfig
 from tera_serve.core.conversation import Conversation
+from tera_serve.core.prepared import PreparedAnswer, new_request_id
 from tera_serve.engine.base import EngineRequest, StructuredConstraint
 from tera_serve.errors import InvalidRequestError
 from tera_serve.families.base import ParserSetup
@@ -22,27 +23,17 @@ from tera_serve.parsing.base import OutputParser
 from tera_serve.parsing.chain import ParserChain
 from tera_serve.parsing.forced_tools import ForcedToolCallParser
 from tera_serve.service.images import PromptImages, check_image_count, load_prompt_images
-from tera_serve.service.limits import check_conversation_bounds
-from tera_serve.service.prepared import Delivery, PreparedGeneration, new_request_id
+from tera_serve.service.prepared import PreparedGeneration
+from tera_serve.service.prompt_scoring import check_prompt_logprobs
 from tera_serve.service.registry import ServedModel
-from tera_serve.service.request_bounds import check_conversation_input
+from tera_serve.service.request_bounds import check_conversation_bounds, check_conversation_input
 from tera_serve.service.sampling import build_sampling_spec, fit_max_tokens, parse_logit_bias
-from tera_serve.service.scoring_checks import check_prompt_logprobs
 from tera_serve.service.structured import (
     check_engine_accepts,
     output_schema_param,
     response_format_constraint,
 )
 from tera_serve.service.tool_choice import ForcedTools, forced_tools
-
-
-def reasoning_fields(served: ServedModel, server: ServerConfig) -> tuple[str, ...]:
-    own = served.family.reasoning_field
-    if own is None:
-        return ()
-    if server.emit_both_reasoning_fields:
-        return ("reasoning", "reasoning_content")
-    return (own,)
 
 
 def _check_template_allowed(conversation: Conversation, server: ServerConfig) -> None:
@@ -100,39 +91,25 @@ async def render_request(
     return RenderedRequest(forced, structured, prompt, images)
 
 
-async def prepare(
+def _engine_requests(
     conversation: Conversation,
     served: ServedModel,
-    server: ServerConfig,
-    request_id: str | None = None,
-    *,
-    response_id_prefix: str = "chatcmpl-",
-    delivery: Delivery | None = None,
-) -> PreparedGeneration:
-    delivery = delivery or Delivery()
-    check_prompt_logprobs(conversation.prompt_logprobs, delivery.stream, server)
-    rendered = await render_request(conversation, served, server)
-    forced, structured, prompt = rendered.forced, rendered.structured, rendered.prompt
-    if rendered.images.pictures and conversation.prompt_logprobs is not None:
-        raise InvalidRequestError(
-            "Prompt logprobs are not available for prompts with images.",
-            param=conversation.param("prompt_logprobs"),
-        )
-    backend = served.config.structured_output_backend
-    max_tokens = fit_max_tokens(
-        conversation.max_tokens,
-        prompt_tokens=rendered.prompt_tokens,
-        context_length=served.context_length,
-        max_output_length=served.max_output_length,
-        prompt_param=conversation.param("messages"),
-    )
+    rendered: RenderedRequest,
+    request_id: str,
+    max_tokens: int,
+) -> tuple[EngineRequest, ...]:
+    """One engine request per choice; all share the prompt, the constraint and the limits."""
+    prompt = rendered.prompt
     bias = parse_logit_bias(conversation.sampling.logit_bias, len(served.tokenizer))
     engine_constraint = (
-        served.family.constrain(structured, prompt, backend) if structured is not None else None
+        served.family.constrain(
+            rendered.structured, prompt, served.config.structured_output_backend
+        )
+        if rendered.structured is not None
+        else None
     )
-    request_id = request_id or new_request_id()
     budget = thinking_budget(conversation, served)
-    engine_requests = tuple(
+    return tuple(
         EngineRequest(
             request_id=f"{request_id}-{index}",
             prompt_token_ids=prompt.token_ids,
@@ -154,39 +131,73 @@ async def prepare(
         )
         for index in range(conversation.n)
     )
-    if structured is not None:
-        param = output_schema_param(conversation)
-        if forced is not None:
-            param = forced.param or conversation.param("tools")
-        await check_engine_accepts(served, engine_requests[0], param, backend)
+
+
+def _parser_factory(
+    conversation: Conversation, served: ServedModel, rendered: RenderedRequest
+) -> Callable[[], OutputParser]:
+    """The family's parser chain; a forced call's constrained JSON is read by the last stage."""
+    forced = rendered.forced
     parsed_tools = conversation.tools if conversation.tools_offered() and not forced else ()
     make_parser = served.family.parser_factory(
         served,
         ParserSetup(
-            prompt=prompt, tools=parsed_tools, parallel_tool_calls=conversation.parallel_tool_calls
+            prompt=rendered.prompt,
+            tools=parsed_tools,
+            parallel_tool_calls=conversation.parallel_tool_calls,
         ),
     )
-    if forced is not None:
-        make_parser = functools.partial(
-            forced_chain, make_parser, forced.function_name, forced.freeform
+    if forced is None:
+        return make_parser
+    return functools.partial(forced_chain, make_parser, forced.function_name, forced.freeform)
+
+
+async def prepare(
+    conversation: Conversation,
+    served: ServedModel,
+    server: ServerConfig,
+    request_id: str | None = None,
+    *,
+    stream: bool = False,
+) -> PreparedGeneration:
+    check_prompt_logprobs(conversation.prompt_logprobs, stream, server)
+    rendered = await render_request(conversation, served, server)
+    if rendered.images.pictures and conversation.prompt_logprobs is not None:
+        raise InvalidRequestError(
+            "Prompt logprobs are not available for prompts with images.",
+            param=conversation.param("prompt_logprobs"),
         )
-    return PreparedGeneration(
-        request_id=request_id,
-        response_id=f"{response_id_prefix}{request_id}",
-        model_id=conversation.model,
-        created=PreparedGeneration.now(),
+    max_tokens = fit_max_tokens(
+        conversation.max_tokens,
         prompt_tokens=rendered.prompt_tokens,
-        engine_requests=engine_requests,
-        make_parser=make_parser,
-        stream=delivery.stream,
-        include_usage=delivery.include_usage,
-        logprobs=conversation.logprobs is not None,
-        reasoning_fields=reasoning_fields(served, server),
-        forced_function=forced is not None and forced.function_name is not None,
+        context_length=served.context_length,
+        max_output_length=served.max_output_length,
+        prompt_param=conversation.param("messages"),
+    )
+    request_id = request_id or new_request_id()
+    engine_requests = _engine_requests(conversation, served, rendered, request_id, max_tokens)
+    forced = rendered.forced
+    if rendered.structured is not None:
+        param = output_schema_param(conversation)
+        if forced is not None:
+            param = forced.param or conversation.param("tools")
+        await check_engine_accepts(
+            served, engine_requests[0], param, served.config.structured_output_backend
+        )
+    answer = PreparedAnswer(
+        request_id=request_id,
+        model_id=conversation.model,
+        prompt_tokens=rendered.prompt_tokens,
+        choice_prompt_tokens=(len(rendered.prompt.token_ids),) * conversation.n,
+        stream=stream,
         choices_per_prompt=conversation.n,
-        continuous_usage=delivery.continuous_usage,
+        logprobs=conversation.logprobs is not None,
         prompt_logprobs=conversation.prompt_logprobs,
+        forced_tool=forced is not None and forced.function_name is not None,
         omitted_tools=conversation.omitted_tools,
+    )
+    return PreparedGeneration(
+        answer, engine_requests, _parser_factory(conversation, served, rendered)
     )
 
 

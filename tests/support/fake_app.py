@@ -13,8 +13,9 @@ from fastapi import FastAPI
 from tera_serve.config import ModelConfig, ServerConfig
 from tera_serve.engine.base import EngineRequest
 from tera_serve.engine.fake import FakeEngine, Script
-from tera_serve.http.app import create_app, load_models
+from tera_serve.http.app import create_app
 from tera_serve.http.context import ServerContext
+from tera_serve.http.startup import load_models
 
 FAKE_MODEL_ID = "fake/model"
 

@@ -186,8 +186,8 @@ async def test_a_store_path_that_cannot_be_used_stops_the_start_up(
 ) -> None:
     from tera_serve.config import ModelConfig, ServerConfig
     from tera_serve.errors import ConfigError
-    from tera_serve.http.app import open_response_store
     from tera_serve.http.context import ServerContext
+    from tera_serve.http.startup import open_response_store
 
     config = ServerConfig(
         models=(ModelConfig(model=str(smollm_dir)),),

@@ -8,8 +8,9 @@ import httpx
 
 from tera_serve.config import ModelConfig, ServerConfig
 from tera_serve.engine.fake import FakeEngine
-from tera_serve.http.app import create_app, load_models
+from tera_serve.http.app import create_app
 from tera_serve.http.context import ServerContext
+from tera_serve.http.startup import load_models
 from tests.support.fake_app import scripted_text
 
 

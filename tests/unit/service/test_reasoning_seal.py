@@ -103,8 +103,8 @@ def test_the_key_file_flag_expands_the_home_folder(
 
 
 async def test_the_key_is_made_at_start_up_and_a_bad_one_stops_it(tmp_path: Path) -> None:
-    from tera_serve.http.app import open_response_store
     from tera_serve.http.context import ServerContext
+    from tera_serve.http.startup import open_response_store
 
     store = str(tmp_path / "responses.sqlite3")
     config = ServerConfig(MODELS, responses_store=store)

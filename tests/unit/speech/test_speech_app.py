@@ -17,8 +17,9 @@ import soundfile as sf
 
 from tera_serve.config import ModelConfig, ServerConfig
 from tera_serve.engine.fake import FakeEngine
-from tera_serve.http.app import create_app, load_models
+from tera_serve.http.app import create_app
 from tera_serve.http.context import ServerContext
+from tera_serve.http.startup import load_models
 from tera_serve.speech.assets import KOKORO_MODEL_ID, KOKORO_MODEL_REF, ensure_kokoro
 from tera_serve.speech.encoders import FORMATS
 from tera_serve.speech.engine import KokoroEngine
