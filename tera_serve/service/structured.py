@@ -1,48 +1,20 @@
 """response_format (and forced tool choice) → a guided-decoding constraint for the engine.
 
-Every schema problem is found here, before generation: not JSON Schema, too large or too
-deep, or something the server's grammar backend cannot compile (asked of the engine itself,
-with a time bound). The compiled grammars are cached by the engine's backend.
+Every schema problem is found before generation: not JSON Schema, too large or too deep
+(schema_bounds.py), or something the server's grammar backend cannot compile (asked of the
+engine itself, with a time bound). The compiled grammars are cached by the engine's backend.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
-import orjson
-
 from tera_serve.bounded_work import offload
 from tera_serve.core.conversation import Conversation
 from tera_serve.engine.base import EngineRequest, EngineRequestError, StructuredConstraint
 from tera_serve.errors import InvalidRequestError
-from tera_serve.service.limits import json_depth_exceeds
 from tera_serve.service.registry import ServedModel
-
-MAX_SCHEMA_BYTES = 64 * 1024
-MAX_SCHEMA_DEPTH = 32
-
-
-def check_json_schema(schema: Any, param: str) -> None:
-    if not isinstance(schema, dict):
-        raise InvalidRequestError("The JSON schema must be a JSON object.", param=param)
-    size = len(orjson.dumps(schema))
-    if size > MAX_SCHEMA_BYTES:
-        raise InvalidRequestError(
-            f"The JSON schema is {size} bytes; the limit is {MAX_SCHEMA_BYTES}.", param=param
-        )
-    if json_depth_exceeds(schema, MAX_SCHEMA_DEPTH):
-        raise InvalidRequestError(
-            f"The JSON schema is nested deeper than {MAX_SCHEMA_DEPTH} levels.", param=param
-        )
-    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise InvalidRequestError(
-            f"The schema is not a valid JSON Schema: {exc.message}", param=param
-        ) from exc
-
+from tera_serve.service.schema_bounds import check_json_schema
 
 # Keywords a backend accepts but silently does not enforce (outlines compiles numbers to an
 # unbounded regex). Refusing them keeps the promise: an accepted schema is always honoured.

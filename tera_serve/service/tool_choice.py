@@ -22,12 +22,12 @@ from typing import Any
 from tera_serve.core.conversation import Conversation, ToolSpec
 from tera_serve.engine.base import StructuredConstraint
 from tera_serve.errors import InvalidRequestError
-from tera_serve.service.request_bounds import check_combined_schema
-from tera_serve.service.structured import (
+from tera_serve.service.schema_bounds import (
     MAX_SCHEMA_BYTES,
-    check_backend_enforces,
+    check_combined_schema,
     check_json_schema,
 )
+from tera_serve.service.structured import check_backend_enforces
 
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 MAX_FORCED_CALLS = 8

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from tera_serve.config import ServerConfig
-from tera_serve.service.request_bounds import MAX_BODY_VALUES, json_text_shape
+from tera_serve.service.body_bounds import MAX_BODY_VALUES, json_text_shape
 from tests.support.hostile import MODEL, Outcome, Target, _parallel, _timed
 
 BODY_LIMIT: int = next(f.default for f in fields(ServerConfig) if f.name == "max_body_bytes")

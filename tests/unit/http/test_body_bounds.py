@@ -17,7 +17,7 @@ import pytest
 from tera_serve.engine.fake import FakeEngine
 from tera_serve.http import body as body_module
 from tera_serve.http import messages_routes, responses_routes, routes
-from tera_serve.service.request_bounds import PARTS_PER_MESSAGE
+from tera_serve.service.body_bounds import PARTS_PER_MESSAGE
 from tests.support.fake_app import FAKE_MODEL_ID, fake_server
 
 LIMIT = PARTS_PER_MESSAGE * 2048

@@ -16,7 +16,7 @@ from tera_serve.engine.base import StructuredConstraint
 from tera_serve.errors import InvalidRequestError
 from tera_serve.parsing.forced_tools import ForcedToolCallParser
 from tera_serve.protocol.responses import ResponsesRequest
-from tera_serve.service.structured import MAX_SCHEMA_BYTES
+from tera_serve.service.schema_bounds import MAX_SCHEMA_BYTES
 from tera_serve.service.tool_choice import forced_tools
 
 LARK = 'start: "*** Begin Patch" LF line+ "*** End Patch"\nline: /.+/ LF\n%import common.LF'
