@@ -14,7 +14,7 @@ from typing import Any
 
 from tera_serve.config import ServerConfig
 from tera_serve.core.conversation import PromptBatch
-from tera_serve.engine.base import PositionLogprobs
+from tera_serve.core.logprobs import PositionLogprobs
 from tera_serve.errors import InvalidRequestError
 from tera_serve.service.registry import ServedModel
 
