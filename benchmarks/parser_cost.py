@@ -62,14 +62,16 @@ def _stream(tokenizer: Any, prefix: str, suffix: str, total: int) -> list[Feed]:
 
 def _scenarios(tokenizer: Any) -> dict[str, tuple[Callable[[], Any], tuple[str, str]]]:
     from tera_serve.parsing.base import PlainParser
+    from tera_serve.parsing.hermes import HERMES
+    from tera_serve.parsing.qwen3_coder import QWEN3_CODER
     from tera_serve.parsing.qwen3_reasoning import ThinkTokenIds
-    from tera_serve.parsing.qwen_family import make_qwen_parser
+    from tera_serve.parsing.tagged_chain import make_tagged_chain
 
     ids = ThinkTokenIds.from_tokenizer(tokenizer)
     names = frozenset({"write_file"})
 
     def qwen(**options: Any) -> Callable[[], Any]:
-        return lambda: make_qwen_parser(think_token_ids=ids, tool_schemas=TOOLS, **options)
+        return lambda: make_tagged_chain(think_token_ids=ids, tool_schemas=TOOLS, **options)
 
     hermes_open = '<tool_call>\n{"name": "write_file", "arguments": {"path": "a.md", "content": "'
     coder_open = "<tool_call>\n<function=write_file>\n<parameter=content>\n"
@@ -80,15 +82,15 @@ def _scenarios(tokenizer: Any) -> dict[str, tuple[Callable[[], Any], tuple[str, 
             ("<think>\n", "\n</think>\n\nDone."),
         ),
         "hermes (long argument)": (
-            qwen(reasoning=False, tool_format="hermes", tool_names=names),
+            qwen(reasoning=False, tool_format=HERMES, tool_names=names),
             (hermes_open, '"}}\n</tool_call>'),
         ),
         "qwen3_coder (long value)": (
-            qwen(reasoning=False, tool_format="qwen3_coder", tool_names=names),
+            qwen(reasoning=False, tool_format=QWEN3_CODER, tool_names=names),
             (coder_open, "\n</parameter>\n</function>\n</tool_call>"),
         ),
         "qwen3 + hermes (think, then call)": (
-            qwen(reasoning=True, tool_format="hermes", tool_names=names),
+            qwen(reasoning=True, tool_format=HERMES, tool_names=names),
             ("<think>\n", "\n</think>\n\n" + hermes_open + 'x"}}\n</tool_call>'),
         ),
     }
@@ -114,10 +116,11 @@ def _harmony_stream(total: int) -> list[Feed]:
 
 
 def _harmony_row() -> tuple[str, float, float, float, float]:
+    from tera_serve.chat.harmony import harmony_encoding
     from tera_serve.parsing.harmony import make_harmony_parser
 
     def make() -> Any:
-        return make_harmony_parser(frozenset(), True)
+        return make_harmony_parser(harmony_encoding(), frozenset(), True)
 
     costs = [_us_per_token(make, _harmony_stream(length)) for length in LENGTHS]
     peak = _peak_kib(make, _harmony_stream(LENGTHS[-1]))

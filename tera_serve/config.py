@@ -17,8 +17,6 @@ import yaml
 
 from tera_serve.errors import ConfigError
 
-REASONING_PARSERS = ("qwen3", "openai_gptoss", "none")
-TOOL_CALL_PARSERS = ("hermes", "qwen3_coder", "openai", "none")
 STRUCTURED_OUTPUT_BACKENDS = ("xgrammar", "guidance", "outlines")
 QUANTIZATION_LABELS = ("bf16", "fp8", "fp32", "fp16", "int4", "mxfp4")
 SAMPLING_DEFAULT_KEYS = (
@@ -30,7 +28,9 @@ SAMPLING_DEFAULT_KEYS = (
     "presence_penalty",
     "frequency_penalty",
 )
-MODEL_TASKS = ("chat", "speech")
+MODEL_TASKS = ("chat", "speech", "embedding", "rerank")
+POOLING_TASKS = ("embedding", "rerank")
+"""Tasks run by vLLM's pooling runner (POST /v1/embeddings, /v1/rerank, /v1/score)."""
 _POSITIVE_SERVER_FIELDS = (
     "max_running_per_model",
     "queue_timeout_s",
@@ -46,6 +46,8 @@ _POSITIVE_SERVER_FIELDS = (
     "responses_store_max_age_s",
     "responses_store_max_responses",
     "responses_store_max_bytes",
+    "max_embedding_inputs",
+    "max_embedding_tokens",
 )
 
 
@@ -66,8 +68,11 @@ class ModelConfig:
     """Hugging Face id or local folder that vLLM loads (for `task: speech`: `@kokoro`, the
     packaged Kokoro-82M, or a folder with its ONNX file and voices/)."""
     task: str = "chat"
-    """`chat` (a vLLM engine: chat and text completions) or `speech` (Kokoro-82M behind
-    /v1/audio/speech; its engine_args are workers, intra_op_threads and providers)."""
+    """`chat` (a vLLM engine: chat and text completions), `speech` (Kokoro-82M behind
+    /v1/audio/speech; its engine_args are workers, intra_op_threads and providers),
+    `embedding` (vLLM's pooling runner: /v1/embeddings, and /v1/rerank and /v1/score by
+    cosine; `@minilm` is the packaged all-MiniLM-L6-v2) or `rerank` (a cross-encoder,
+    `...ForSequenceClassification`, on the pooling runner: /v1/rerank and /v1/score)."""
     served_model_name: str | None = None
     """The id clients send in `model`; defaults to `model`."""
     aliases: tuple[str, ...] = ()
@@ -85,9 +90,11 @@ class ModelConfig:
     """Label shown in /v1/models; derived from dtype/quantization when unset."""
     hugging_face_id: str | None = None
     reasoning_parser: str | None = None
-    """`qwen3`, `openai_gptoss` or `none`; detected from the model when unset."""
+    """vLLM's name of a family's reasoning parser (`qwen3`, `openai_gptoss`, ...) or `none`;
+    detected from the model when unset (families/registry.py lists the names)."""
     tool_call_parser: str | None = None
-    """`hermes`, `qwen3_coder`, `openai` or `none`; detected from the model when unset."""
+    """vLLM's name of a family's tool-call parser (`hermes`, `qwen3_coder`, ...) or `none`;
+    detected from the model when unset (families/registry.py lists the names)."""
     structured_output_backend: str = "xgrammar"
     """Guided-decoding backend for response_format and forced tool calls: xgrammar, guidance
     or outlines (default chosen by benchmarks/structured_backends.py; see README)."""
@@ -187,6 +194,15 @@ class ServerConfig:
     embedded_speech: bool = True
     """With no --model and no --config: serve Kokoro-82M (hexgrad/Kokoro-82M) for
     /v1/audio/speech beside the embedded chat model, when its packages are installed."""
+    embedded_embeddings: bool = True
+    """With no --model and no --config: serve all-MiniLM-L6-v2
+    (sentence-transformers/all-MiniLM-L6-v2) for /v1/embeddings beside the embedded chat
+    model, when its package is installed."""
+    max_embedding_inputs: int = 2048
+    """Most inputs one /v1/embeddings request may carry (documents for /v1/rerank, pairs
+    for /v1/score), checked before any work (OpenAI's limit)."""
+    max_embedding_tokens: int = 300_000
+    """Most tokens one pooling request may carry over all its inputs (OpenAI's limit)."""
     cpu_workers: int = 0
     """Threads for CPU work kept off the event loop (body parsing, schema checks,
     tokenization, templates); 0: one per core, at most 4."""
@@ -280,8 +296,8 @@ def model_config_from_mapping(raw: Mapping[str, Any], where: str = "model") -> M
             raise ConfigError(f"{where}.pricing takes input, output and cache_read")
         values["pricing"] = Pricing(**{k: str(v) for k, v in pricing.items()})
     _check_choice(values.get("task"), MODEL_TASKS, f"{where}.task")
-    _check_choice(values.get("reasoning_parser"), REASONING_PARSERS, f"{where}.reasoning_parser")
-    _check_choice(values.get("tool_call_parser"), TOOL_CALL_PARSERS, f"{where}.tool_call_parser")
+    # reasoning_parser / tool_call_parser name model families, a layer above: the names
+    # are checked against the families' own (families/registry.py, at start and at load).
     _check_choice(values.get("quantization"), QUANTIZATION_LABELS, f"{where}.quantization")
     _check_choice(
         values.get("structured_output_backend"),

@@ -59,6 +59,10 @@ class FamilyProfile(Protocol):
         """The chat message field reasoning goes to (None: the family has no reasoning)."""
         ...
 
+    def detects(self, model_type: str, chat_template: str) -> bool:
+        """Whether a model (its config's `model_type`, its chat template) is of this family."""
+        ...
+
     def features(self) -> tuple[str, ...]:
         """Feature names for /v1/models' `supported_features`, beyond the common ones."""
         ...

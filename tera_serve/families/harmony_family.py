@@ -13,6 +13,8 @@ from tera_serve.families.base import EngineConstraint, ModelContext, ParserSetup
 from tera_serve.families.harmony_grammar import final_json_tag
 from tera_serve.parsing.base import OutputParser
 
+HARMONY_MODEL_TYPES = ("gpt_oss",)
+
 
 @dataclass(frozen=True)
 class HarmonyFamily:
@@ -20,6 +22,10 @@ class HarmonyFamily:
     reasoning_parser: str | None = "openai_gptoss"
     tool_call_parser: str | None = "openai"
     reasoning_field: str | None = "reasoning"
+
+    def detects(self, model_type: str, chat_template: str) -> bool:
+        # The tools-off variant is only ever configured (tool_call_parser: none).
+        return model_type in HARMONY_MODEL_TYPES and self.tool_call_parser is not None
 
     def features(self) -> tuple[str, ...]:
         return (("tools",) if self.tool_call_parser else ()) + ("reasoning",)
@@ -47,12 +53,17 @@ class HarmonyFamily:
         return EngineConstraint(StructuredConstraint(structural_tag=tag), reasoning_ended=True)
 
     def parser_factory(self, model: ModelContext, setup: ParserSetup) -> Callable[[], OutputParser]:
+        from tera_serve.chat.harmony import harmony_encoding
         from tera_serve.parsing.harmony import make_harmony_parser
 
         tools = frozenset(t.name for t in setup.tools) if self.tool_call_parser else frozenset()
         return functools.partial(
             make_harmony_parser,
+            harmony_encoding(),
             tools,
             setup.parallel_tool_calls,
             prefix=setup.prompt.parser_prefix,
         )
+
+
+FAMILIES = (HarmonyFamily(), HarmonyFamily(tool_call_parser=None))

@@ -1,6 +1,7 @@
 """Streaming parser for gpt-oss output (the harmony format), over harmony's StreamableParser.
 
 Fed token ids only (the engine's text is ignored: the text is decoded here from the ids).
+The encoding is the family's to give (chat/harmony.py loads it: one definition).
 Routing per harmony message:
 - a recipient `functions.NAME` (in the role header or after the channel, on commentary or
   even analysis) → a tool call, when tools were offered;
@@ -19,13 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from openai_harmony import (
-    HarmonyEncodingName,
-    HarmonyError,
-    Role,
-    StreamableParser,
-    load_harmony_encoding,
-)
+from openai_harmony import HarmonyError, Role, StreamableParser
 
 from tera_serve.parsing.base import OutputParser, ParsedDelta, ToolCallDelta, new_tool_call_id
 
@@ -38,12 +33,6 @@ _RECIPIENT = re.compile(r" to=[^\s<]+")
 Route = Literal["reasoning", "content", "call", "drop"]
 
 
-@functools.cache
-def harmony_encoding() -> Any:
-    """The gpt-oss encoding (o200k_base is built into oss-harmony: no network)."""
-    return load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
-
-
 @dataclass(frozen=True)
 class _SpecialIds:
     start: int
@@ -54,9 +43,7 @@ class _SpecialIds:
 
 
 @functools.cache
-def _special_ids() -> _SpecialIds:
-    encoding = harmony_encoding()
-
+def _special_ids(encoding: Any) -> _SpecialIds:
     def one(token: str) -> int:
         (token_id,) = encoding.encode(token, allowed_special={token})
         return int(token_id)
@@ -92,14 +79,15 @@ class HarmonyParser:
 
     def __init__(
         self,
+        encoding: Any,
         tool_names: frozenset[str],
         parallel_tool_calls: bool,
         *,
         new_call_id: Callable[[], str] = new_tool_call_id,
         prefix: Sequence[int] = (),
     ) -> None:
-        self._enc = harmony_encoding()
-        self._ids = _special_ids()
+        self._enc = encoding
+        self._ids = _special_ids(encoding)
         self._structural = frozenset(
             {self._ids.message, self._ids.end, self._ids.call, self._ids.return_}
         )
@@ -280,16 +268,19 @@ def _new_decoder() -> codecs.IncrementalDecoder:
 
 
 def make_harmony_parser(
+    encoding: Any,
     tool_names: frozenset[str],
     parallel_tool_calls: bool,
     *,
     new_call_id: Callable[[], str] = new_tool_call_id,
     prefix: Sequence[int] = (),
 ) -> OutputParser:
-    """A parser for one choice.
+    """A parser for one choice, on the gpt-oss `encoding` (chat/harmony.harmony_encoding).
 
     `tool_names` are the tools offered to the model; when empty, a call is returned as
     text. A call to a name not offered is still a call, as the model wrote it.
     `parallel_tool_calls=False` keeps only the first call.
     """
-    return HarmonyParser(tool_names, parallel_tool_calls, new_call_id=new_call_id, prefix=prefix)
+    return HarmonyParser(
+        encoding, tool_names, parallel_tool_calls, new_call_id=new_call_id, prefix=prefix
+    )

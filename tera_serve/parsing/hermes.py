@@ -17,15 +17,14 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from tera_serve.parsing.tags import TagSet, skip_space
-from tera_serve.parsing.tool_base import CALL_CLOSE, CALL_OPEN, TaggedToolParser
+from tera_serve.parsing.tags import TOOL_CALL_TAGS, CallTags, skip_space, tag_set
+from tera_serve.parsing.tool_base import TaggedToolParser, ToolFormat
 
 _ARGUMENT_KEYS = frozenset({"arguments", "parameters"})
 _IN_STRING = re.compile(r'["\\]')
 _STRUCTURE = re.compile(r'[{}\[\]"<]')
 _SCALAR_END = re.compile(r"[,}\]\s<]")
 _SCALAR_START = frozenset("-0123456789tfn")
-_AFTER_OBJECT_TAGS = TagSet((CALL_CLOSE, CALL_OPEN))
 
 
 class _Phase(enum.Enum):
@@ -66,6 +65,10 @@ class _Reading:
 
 class HermesToolParser(TaggedToolParser):
     format_name = "hermes"
+    default_tags = TOOL_CALL_TAGS
+
+    def _use_tags(self, tags: CallTags) -> None:
+        self._after_object_tags = tag_set(tags.close, tags.open)
 
     def _start_call(self) -> None:
         self._r = _Reading()
@@ -114,7 +117,8 @@ class HermesToolParser(TaggedToolParser):
     def _angle(self, buf: str, pos: int) -> int:
         """A `<` outside a JSON string: the end tag, part of it, or a broken call."""
         rest = buf[pos:]
-        if rest.startswith(CALL_CLOSE):
+        close = self.tags.close
+        if rest.startswith(close):
             call = self._current()
             if not call.reported:
                 self._fail("it ended before its JSON was complete")
@@ -122,8 +126,8 @@ class HermesToolParser(TaggedToolParser):
             if self._r.phase is _Phase.VALUE and self._r.target is _Target.ARGUMENTS:
                 call.problem = "it ended inside its arguments"
             self._end_call()  # a missing outer `}` alone is harmless: the arguments are whole
-            return pos + len(CALL_CLOSE)
-        if CALL_CLOSE.startswith(rest):
+            return pos + len(close)
+        if close.startswith(rest):
             return self._hold(pos)
         self._fail("unexpected '<' in its JSON")
         return pos
@@ -309,11 +313,14 @@ class HermesToolParser(TaggedToolParser):
 
     def _after_object_step(self, buf: str, at: int) -> int:
         # Text between the object and </tool_call> (a stray brace, say) is dropped.
-        start, tag, held = _AFTER_OBJECT_TAGS.scan(buf, at)
+        start, tag, held = self._after_object_tags.scan(buf, at)
         self._r.junk = self._r.junk or bool(buf[at:start].strip())
         if tag is None:
             return self._hold(start) if held else start
         if self._r.junk:
             self._current().problem = "text after its JSON was dropped"
         self._end_call()
-        return start + len(CALL_CLOSE) if tag == CALL_CLOSE else start
+        return start + len(tag) if tag == self.tags.close else start
+
+
+HERMES = ToolFormat("hermes", HermesToolParser)

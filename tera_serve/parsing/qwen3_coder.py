@@ -21,23 +21,18 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tera_serve.parsing.base import new_tool_call_id
 from tera_serve.parsing.param_types import convert_parameter, is_string_type, parameter_type
-from tera_serve.parsing.tags import TagSet, skip_space
-from tera_serve.parsing.tool_base import CALL_CLOSE, CALL_OPEN, TaggedToolParser
+from tera_serve.parsing.tags import TOOL_CALL_TAGS, CallTags, skip_space, tag_set
+from tera_serve.parsing.tool_base import TaggedToolParser, ToolFormat
 
 FUNCTION_OPEN = "<function="
 FUNCTION_CLOSE = "</function>"
 PARAMETER_OPEN = "<parameter="
 PARAMETER_CLOSE = "</parameter>"
-_LEAD_TAGS = TagSet((FUNCTION_OPEN, CALL_CLOSE))
-_SEEK_TAGS = TagSet((PARAMETER_OPEN, FUNCTION_CLOSE, CALL_CLOSE, CALL_OPEN))
-_VALUE_END_TAGS = TagSet((PARAMETER_CLOSE, PARAMETER_OPEN, FUNCTION_CLOSE, CALL_CLOSE))
-_AFTER_FUNCTION_TAGS = TagSet((CALL_CLOSE, CALL_OPEN))
 
 
 class _Phase(enum.Enum):
@@ -66,17 +61,14 @@ class _Reading:
 
 class Qwen3CoderToolParser(TaggedToolParser):
     format_name = "qwen3_coder"
+    default_tags = TOOL_CALL_TAGS
 
-    def __init__(
-        self,
-        tool_names: Collection[str],
-        *,
-        tool_schemas: Mapping[str, Any] | None = None,
-        max_calls: int | None = None,
-        new_call_id: Callable[[], str] = new_tool_call_id,
-    ) -> None:
-        super().__init__(tool_names, max_calls=max_calls, new_call_id=new_call_id)
-        self._schemas: Mapping[str, Any] = tool_schemas or {}
+    def _use_tags(self, tags: CallTags) -> None:
+        close, open_ = tags.close, tags.open
+        self._lead_tags = tag_set(FUNCTION_OPEN, close)
+        self._seek_tags = tag_set(PARAMETER_OPEN, FUNCTION_CLOSE, close, open_)
+        self._value_end_tags = tag_set(PARAMETER_CLOSE, PARAMETER_OPEN, FUNCTION_CLOSE, close)
+        self._after_function_tags = tag_set(close, open_)
 
     def _start_call(self) -> None:
         self._r = _Reading()
@@ -104,7 +96,7 @@ class Qwen3CoderToolParser(TaggedToolParser):
         if rest.startswith(FUNCTION_OPEN):
             self._r.phase = _Phase.FUNCTION_NAME
             return pos + len(FUNCTION_OPEN)
-        if _LEAD_TAGS.is_prefix(rest):
+        if self._lead_tags.is_prefix(rest):
             return self._hold(pos)
         self._fail("it does not start with <function=")
         return pos
@@ -152,7 +144,7 @@ class Qwen3CoderToolParser(TaggedToolParser):
         return f"{separator}{json.dumps(r.parameter, ensure_ascii=False)}: "
 
     def _seek_step(self, buf: str, at: int) -> int:
-        start, tag, held = _SEEK_TAGS.scan(buf, at)
+        start, tag, held = self._seek_tags.scan(buf, at)
         self._note_junk(buf[at:start])
         if tag is None:
             return self._hold(start) if held else start
@@ -179,11 +171,11 @@ class Qwen3CoderToolParser(TaggedToolParser):
         if self._r.junk:
             self._current().problem = "text outside its parameters was dropped"
         self._end_call()
-        return start + len(tag) if tag == CALL_CLOSE else start
+        return start + len(tag) if tag == self.tags.close else start
 
     def _value_step(self, buf: str, at: int) -> int:
         r = self._r
-        end, tag, held = _VALUE_END_TAGS.scan(buf, at)
+        end, tag, held = self._value_end_tags.scan(buf, at)
         text = buf[at:end]
         if text and not r.value_started:
             r.value_started = True
@@ -219,8 +211,11 @@ class Qwen3CoderToolParser(TaggedToolParser):
         r.parameters += 1
 
     def _after_function_step(self, buf: str, at: int) -> int:
-        start, tag, held = _AFTER_FUNCTION_TAGS.scan(buf, at)
+        start, tag, held = self._after_function_tags.scan(buf, at)
         self._note_junk(buf[at:start])
         if tag is None:
             return self._hold(start) if held else start
         return self._finish_call(start, tag)
+
+
+QWEN3_CODER = ToolFormat("qwen3_coder", Qwen3CoderToolParser)

@@ -2,8 +2,9 @@
 
 Where the output starts is known from the prompt: the model opens `<think>` itself, the
 prompt already opened it (`thinking_open`: only `</think>` comes), or thinking is disabled
-(content, though the model may still emit an empty `<think>\n\n</think>`). A `<tool_call>`
-inside an unclosed think block ends the reasoning (Qwen3.5 does this); output cut off inside
+(content, though the model may still emit an empty `<think>\n\n</think>`). The start of a
+tool call (the stage's `calls_open` tag: `<tool_call>` for Qwen) inside an unclosed think
+block ends the reasoning (Qwen3.5 does this); output cut off inside
 the block is all reasoning. Newlines around the reasoning and before the content are dropped,
 as Qwen's own template does when it renders the message back. The block's tags never reach
 either field; a partial tag at the end of a delta is held until the next one decides it.
@@ -21,12 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tera_serve.parsing.base import ParsedDelta
-from tera_serve.parsing.tags import TagSet, skip_space
+from tera_serve.parsing.tags import TOOL_CALL_TAGS, TagSet, skip_space, tag_set
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
-TOOL_CALL_OPEN = "<tool_call>"
-_REASONING_TAGS = TagSet((THINK_CLOSE, THINK_OPEN, TOOL_CALL_OPEN))
 _START_TAGS = TagSet((THINK_OPEN, THINK_CLOSE))
 
 
@@ -37,10 +36,12 @@ class ThinkTokenIds:
     tool_call_open: int | None = None
 
     @classmethod
-    def from_tokenizer(cls, tokenizer: Any) -> ThinkTokenIds | None:
+    def from_tokenizer(
+        cls, tokenizer: Any, calls_open: str = TOOL_CALL_TAGS.first
+    ) -> ThinkTokenIds | None:
         """The tags' ids when each is one token of this vocabulary, else None."""
         ids: list[int | None] = []
-        for tag in (THINK_OPEN, THINK_CLOSE, TOOL_CALL_OPEN):
+        for tag in (THINK_OPEN, THINK_CLOSE, calls_open):
             try:
                 token_id = tokenizer.convert_tokens_to_ids(tag)
                 same = tokenizer.convert_ids_to_tokens(token_id) == tag
@@ -75,7 +76,9 @@ class Qwen3ReasoningSplitter:
         thinking_open: bool = False,
         thinking_disabled: bool = False,
         token_ids: ThinkTokenIds | None = None,
+        calls_open: str = TOOL_CALL_TAGS.first,
     ) -> None:
+        self._reasoning_tags = tag_set(THINK_CLOSE, THINK_OPEN, calls_open)
         opened = thinking_open and not thinking_disabled
         self._phase = _Phase.REASONING if opened else _Phase.START
         self._entered = opened  # the text ever entered a think block
@@ -169,7 +172,7 @@ class Qwen3ReasoningSplitter:
         return pos
 
     def _reasoning_step(self, buf: str, at: int) -> int:
-        start, tag, held = _REASONING_TAGS.scan(buf, at)
+        start, tag, held = self._reasoning_tags.scan(buf, at)
         self._reason(buf[at:start])
         if tag is None:
             return self._hold(start) if held else start
@@ -180,7 +183,7 @@ class Qwen3ReasoningSplitter:
             self._phase = _Phase.AFTER_THINK
             return start + len(tag)
         self._phase = _Phase.CONTENT
-        return start  # <tool_call> is content, for the tool parser
+        return start  # the call's tag is content, for the tool parser
 
     def _reason(self, text: str) -> None:
         if not self._started:

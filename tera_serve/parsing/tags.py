@@ -6,9 +6,34 @@ partial tag. Each search covers that tail plus the new delta, so cost per delta 
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
 
 _NON_SPACE = re.compile(r"\S")
+
+
+@dataclass(frozen=True)
+class CallTags:
+    """The literal tags around one tool call, and around a run of calls when the format
+    wraps them (DeepSeek's `<｜tool▁calls▁begin｜>`; the wrapper's tags are dropped)."""
+
+    open: str
+    close: str
+    block_open: str | None = None
+    block_close: str | None = None
+
+    @property
+    def first(self) -> str:
+        """The tag that starts the calls section of an output (it ends reasoning)."""
+        return self.block_open or self.open
+
+    def block_tags(self) -> tuple[str, ...]:
+        return tuple(t for t in (self.block_open, self.block_close) if t is not None)
+
+
+TOOL_CALL_TAGS = CallTags("<tool_call>", "</tool_call>")
+"""Qwen's tags, shared by the hermes and qwen3_coder formats."""
 
 
 class TagSet:
@@ -56,6 +81,12 @@ class TagSet:
     def is_prefix(self, text: str) -> bool:
         """Whether `text` is a proper prefix of one of the tags."""
         return text in self._prefixes
+
+
+@functools.cache
+def tag_set(*tags: str) -> TagSet:
+    """One TagSet per distinct tuple of tags (parsers are made per choice; the sets are not)."""
+    return TagSet(tags)
 
 
 def skip_space(text: str, start: int) -> int:

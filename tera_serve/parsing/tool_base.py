@@ -1,9 +1,11 @@
-"""What the tag-delimited tool-call parsers (hermes, qwen3_coder) share.
+"""What the tag-delimited tool-call parsers (hermes, qwen3_coder, deepseek_v3) share.
 
-Both formats wrap each call in `<tool_call>...</tool_call>`. The base class handles the text
-around calls, call ids and indexes, botched calls and the one-call limit; a subclass reads
-the inside of a call. Every decision depends only on the text seen so far, never on where
-the deltas were cut, so a whole output and any re-chunking of it give the same message.
+Each format wraps a call in its own tags (the stage's `CallTags`: Qwen's
+`<tool_call>...</tool_call>`, DeepSeek's special tokens, which also wrap the run of calls).
+The base class handles the text around calls, call ids and indexes, botched calls and the
+one-call limit; a subclass reads the inside of a call. Every decision depends only on the
+text seen so far, never on where the deltas were cut, so a whole output and any
+re-chunking of it give the same message.
 
 A call is reported (index, id, name) as soon as its name is known to be an offered tool and
 its arguments begin; argument fragments then stream. Until that point a call that turns out
@@ -19,18 +21,14 @@ import enum
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from tera_serve.parsing.base import ParsedDelta, ToolCallDelta, new_tool_call_id
-from tera_serve.parsing.tags import TagSet
+from tera_serve.parsing.tags import CallTags, tag_set
 
 logger = logging.getLogger(__name__)
-
-CALL_OPEN = "<tool_call>"
-CALL_CLOSE = "</tool_call>"
-_TEXT_TAGS = TagSet((CALL_OPEN,))
-_UNTIL_CLOSE = TagSet((CALL_CLOSE, CALL_OPEN))
 
 
 class ContentSink:
@@ -102,14 +100,23 @@ class TaggedToolParser(ABC):
     """Content and tool calls out of the content part of a model's output."""
 
     format_name = "tool"
+    default_tags: ClassVar[CallTags]
+    """The tags the format's models write; a stage may be given others."""
 
     def __init__(
         self,
         tool_names: Collection[str],
         *,
+        tags: CallTags | None = None,
+        tool_schemas: Mapping[str, Any] | None = None,
         max_calls: int | None = None,
         new_call_id: Callable[[], str] = new_tool_call_id,
     ) -> None:
+        self.tags = tags or self.default_tags
+        self._text_tags = tag_set(self.tags.open, *self.tags.block_tags())
+        self._until_close = tag_set(self.tags.close, self.tags.open)
+        self._use_tags(self.tags)
+        self._schemas: Mapping[str, Any] = tool_schemas or {}
         self._tool_names = frozenset(tool_names)
         self._max_calls = max_calls
         self._new_call_id = new_call_id
@@ -162,6 +169,10 @@ class TaggedToolParser(ABC):
         return self._take()
 
     # -- for subclasses -------------------------------------------------------------------
+
+    @abstractmethod
+    def _use_tags(self, tags: CallTags) -> None:
+        """Build the format's own tag sets from the stage's tags (once, at creation)."""
 
     @abstractmethod
     def _start_call(self) -> None:
@@ -250,11 +261,12 @@ class TaggedToolParser(ABC):
     def _flush_botched(self, call: CallRecord) -> None:
         if not call.suppressed:
             logger.warning(
-                "%s: a <tool_call> block is not a valid call (%s); kept as content",
+                "%s: a %s block is not a valid call (%s); kept as content",
                 self.format_name,
+                self.tags.open,
                 call.botched,
             )
-            self._sink.text(call.lead_space + CALL_OPEN + "".join(call.raw))
+            self._sink.text(call.lead_space + self.tags.open + "".join(call.raw))
         call.raw.clear()
         call.reported = True  # nothing more to collect: its text now flows as content
 
@@ -266,10 +278,12 @@ class TaggedToolParser(ABC):
         return self._until_close_step(buf, at)
 
     def _text_step(self, buf: str, at: int) -> int:
-        start, tag, held = _TEXT_TAGS.scan(buf, at)
+        start, tag, held = self._text_tags.scan(buf, at)
         self._sink.text(buf[at:start])
         if tag is None:
             return self._hold(start) if held else start
+        if tag != self.tags.open:
+            return start + len(tag)  # a wrapper around a run of calls: dropped
         limit = self._max_calls
         self._call = CallRecord(
             lead_space=self._sink.begin_call(),
@@ -277,17 +291,17 @@ class TaggedToolParser(ABC):
         )
         self._mode = _Mode.CALL
         self._start_call()
-        return start + len(CALL_OPEN)
+        return start + len(tag)
 
     def _until_close_step(self, buf: str, at: int) -> int:
         call = self._current()
         shown = self._mode is _Mode.RAW and not call.suppressed
-        start, tag, held = _UNTIL_CLOSE.scan(buf, at)
+        start, tag, held = self._until_close.scan(buf, at)
         if tag is None:
             if shown:
                 self._sink.text(buf[at:start])
             return self._hold(start) if held else start
-        end = start + len(tag) if tag == CALL_CLOSE else start
+        end = start + len(tag) if tag == self.tags.close else start
         if shown:
             self._sink.text(buf[at:end])
         if self._mode is _Mode.SKIP:
@@ -300,3 +314,31 @@ class TaggedToolParser(ABC):
     def _take(self) -> ParsedDelta:
         deltas, self._deltas = self._deltas, []
         return ParsedDelta(content=self._sink.take(), tool_calls=deltas)
+
+
+@dataclass(frozen=True)
+class ToolFormat:
+    """One tool-call format as a family declares it: vLLM's name for it, its parser stage
+    and the tags its models write."""
+
+    vllm_name: str
+    parser: type[TaggedToolParser]
+
+    @property
+    def tags(self) -> CallTags:
+        return self.parser.default_tags
+
+    def stage(
+        self,
+        tool_names: Collection[str],
+        *,
+        tool_schemas: Mapping[str, Any] | None = None,
+        parallel_tool_calls: bool = True,
+        new_call_id: Callable[[], str] = new_tool_call_id,
+    ) -> TaggedToolParser:
+        return self.parser(
+            tool_names,
+            tool_schemas=tool_schemas,
+            max_calls=None if parallel_tool_calls else 1,
+            new_call_id=new_call_id,
+        )

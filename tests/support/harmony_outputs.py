@@ -10,8 +10,9 @@ from typing import Any
 
 from openai_harmony import Message, Role
 
+from tera_serve.chat.harmony import harmony_encoding
 from tera_serve.parsing.base import OutputParser, ParsedDelta
-from tera_serve.parsing.harmony import harmony_encoding, make_harmony_parser
+from tera_serve.parsing.harmony import make_harmony_parser
 
 TOOLS = frozenset({"get_weather", "get_time"})
 RETURN, CALL, END, START = 200002, 200012, 200007, 200006
@@ -69,7 +70,7 @@ def counter_ids() -> Callable[[], str]:
 
 
 def new_parser(tools: frozenset[str] = TOOLS, parallel: bool = True) -> OutputParser:
-    return make_harmony_parser(tools, parallel, new_call_id=counter_ids())
+    return make_harmony_parser(harmony_encoding(), tools, parallel, new_call_id=counter_ids())
 
 
 def fold(parser: OutputParser, chunks: Iterable[Sequence[int]]) -> Folded:

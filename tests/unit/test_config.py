@@ -82,7 +82,6 @@ def test_cpu_default_file_matches_the_no_argument_default(smollm_dir: Path) -> N
     [
         ("models: []", "non-empty"),
         ("models:\n  - {served_model_name: x}", "`model`"),
-        ("models:\n  - {model: a, reasoning_parser: bogus}", "reasoning_parser"),
         ("models:\n  - {model: a, colour: blue}", "unknown keys"),
         ("models:\n  - {model: a}\n  - {model: a}", "served twice"),
         ("models:\n  - {model: a}\nlog_format: xml", "log_format"),
@@ -101,6 +100,19 @@ def test_bad_config_files_are_refused(tmp_path: Path, text: str, message: str) -
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         server_config_from_mapping(load_deployment_file(path))
+
+
+def test_an_unknown_parser_name_in_a_config_file_is_refused_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Parser names belong to the model families (a layer above config): the CLI checks
+    them against the families' own before anything starts."""
+    from tera_serve import cli
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  - {model: a, reasoning_parser: bogus}\n")
+    assert cli.main(["--config", str(path)]) == 2
+    assert "reasoning_parser must be one of" in capsys.readouterr().err
 
 
 def test_media_flags_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tera_serve.parsing.base import OutputParser
+from tera_serve.parsing.hermes import HERMES
+from tera_serve.parsing.qwen3_coder import QWEN3_CODER
 from tera_serve.parsing.qwen3_reasoning import ThinkTokenIds
-from tera_serve.parsing.qwen_family import make_qwen_parser
+from tera_serve.parsing.tagged_chain import make_tagged_chain
 from tests.fixtures.qwen3 import qwen3_tokenizer
 
 WEATHER: dict[str, Any] = {
@@ -71,14 +73,14 @@ class Case:
     """The content holds tag text on purpose (a botched call kept as written, say)."""
 
     def parser_factory(self) -> Callable[[], OutputParser]:
-        options = {"reasoning": True, "tool_format": "hermes", **self.options}
+        options = {"reasoning": True, "tool_format": HERMES, **self.options}
         if options["tool_format"] is not None and "tool_names" not in options:
             options["tool_names"] = frozenset(SCHEMAS)
         think_ids = ThinkTokenIds.from_tokenizer(qwen3_tokenizer())
 
         def make() -> OutputParser:
             counter = itertools.count()  # deterministic ids: equal across feeding strategies
-            return make_qwen_parser(
+            return make_tagged_chain(
                 tool_schemas=SCHEMAS,
                 think_token_ids=think_ids,
                 new_call_id=lambda: f"call_{next(counter):024d}",
@@ -276,7 +278,7 @@ CASES = [
         reasoning="I will plan the trip.",
         calls=(("plan_trip", PLAN_TRIP_ARGS),),
         tokens="block",
-        options={"tool_format": "qwen3_coder"},
+        options={"tool_format": QWEN3_CODER},
     ),
     Case(
         "coder_in_unclosed_think_multiline",
@@ -287,7 +289,7 @@ CASES = [
             ("write_file", WRITE_FILE_ARGS),
         ),
         tokens="to_tool_call",
-        options={"tool_format": "qwen3_coder"},
+        options={"tool_format": QWEN3_CODER},
     ),
     Case(
         "coder_unknown_function",
@@ -296,7 +298,7 @@ CASES = [
         content="Trying.\n<tool_call>\n<function=rm_rf>\n<parameter=path>\n/\n</parameter>\n"
         "</function>\n</tool_call>",
         tags_in_content=True,
-        options={"tool_format": "qwen3_coder", "reasoning": False},
+        options={"tool_format": QWEN3_CODER, "reasoning": False},
     ),
 ]
 

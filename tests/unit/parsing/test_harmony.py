@@ -233,7 +233,7 @@ def test_default_call_ids_are_random_and_prefixed() -> None:
     tokens = completion(call("get_weather", ARGS))
     ids = set()
     for _ in range(3):
-        parser = HarmonyParser(TOOLS, True)
+        parser = HarmonyParser(encoding(), TOOLS, True)
         (first, *_rest) = parser.feed(tokens, "").tool_calls
         assert first.id is not None and first.id.startswith("call_")
         ids.add(first.id)

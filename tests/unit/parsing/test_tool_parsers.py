@@ -8,9 +8,9 @@ import re
 import pytest
 
 from tera_serve.parsing.base import ParsedDelta, new_tool_call_id
-from tera_serve.parsing.hermes import HermesToolParser
+from tera_serve.parsing.hermes import HERMES, HermesToolParser
 from tera_serve.parsing.qwen3_coder import Qwen3CoderToolParser
-from tera_serve.parsing.qwen_family import make_qwen_parser, make_tool_parser
+from tera_serve.parsing.tagged_chain import make_tagged_chain
 from tera_serve.parsing.tool_base import ContentSink, TaggedToolParser
 from tests.unit.parsing.cases import SCHEMAS
 
@@ -65,7 +65,7 @@ def test_stray_text_after_the_object_is_dropped(caplog: pytest.LogCaptureFixture
 
 
 def test_one_call_limit_drops_and_logs(caplog: pytest.LogCaptureFixture) -> None:
-    parser = make_tool_parser("hermes", {"get_weather"}, parallel_tool_calls=False)
+    parser = HERMES.stage({"get_weather"}, parallel_tool_calls=False)
     call = '<tool_call>{"name": "get_weather", "arguments": {"city": "X"}}</tool_call>'
     with caplog.at_level(logging.WARNING):
         out = _fold(parser, call, "\n", call, "\n", "<tool_call>not json</tool_call>")
@@ -87,7 +87,7 @@ def test_first_delta_of_a_call_carries_id_and_name() -> None:
 
 
 def test_no_tools_offered_means_no_tool_parsing() -> None:
-    parser = make_qwen_parser(reasoning=False, tool_format="hermes", tool_names=())
+    parser = make_tagged_chain(reasoning=False, tool_format=HERMES, tool_names=())
     text = '<tool_call>{"name": "f", "arguments": {}}</tool_call>'
     out = parser.feed([], text)
     out.extend(parser.finish())

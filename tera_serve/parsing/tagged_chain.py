@@ -1,7 +1,11 @@
-"""The parser chain of Qwen-family models: reasoning first, then tool calls in the content.
+"""The parser chain of models that mark reasoning and tool calls with tags in their text:
+a `<think>` splitter first, then the family's tool-call format reading the content.
 
 engine delta ─► Qwen3ReasoningSplitter ─► reasoning
-                                       └► content ─► hermes / qwen3_coder ─► content, calls
+                                       └► content ─► the ToolFormat's stage ─► content, calls
+
+The family names its format (hermes, qwen3_coder, deepseek_v3, ...); the splitter stops
+reasoning at that format's first tag.
 """
 
 from __future__ import annotations
@@ -11,36 +15,15 @@ from typing import Any
 
 from tera_serve.parsing.base import OutputParser, PlainParser, new_tool_call_id
 from tera_serve.parsing.chain import ParserChain
-from tera_serve.parsing.hermes import HermesToolParser
-from tera_serve.parsing.qwen3_coder import Qwen3CoderToolParser
 from tera_serve.parsing.qwen3_reasoning import Qwen3ReasoningSplitter, ThinkTokenIds
-from tera_serve.parsing.tool_base import TaggedToolParser
-
-TOOL_FORMATS = ("hermes", "qwen3_coder")
-
-
-def make_tool_parser(
-    tool_format: str,
-    tool_names: Collection[str],
-    *,
-    tool_schemas: Mapping[str, Any] | None = None,
-    parallel_tool_calls: bool = True,
-    new_call_id: Callable[[], str] = new_tool_call_id,
-) -> TaggedToolParser:
-    max_calls = None if parallel_tool_calls else 1
-    if tool_format == "qwen3_coder":
-        return Qwen3CoderToolParser(
-            tool_names, tool_schemas=tool_schemas, max_calls=max_calls, new_call_id=new_call_id
-        )
-    if tool_format == "hermes":
-        return HermesToolParser(tool_names, max_calls=max_calls, new_call_id=new_call_id)
-    raise ValueError(f"unknown Qwen tool-call format {tool_format!r}")
+from tera_serve.parsing.tags import TOOL_CALL_TAGS
+from tera_serve.parsing.tool_base import ToolFormat
 
 
-def make_qwen_parser(
+def make_tagged_chain(
     *,
     reasoning: bool,
-    tool_format: str | None,
+    tool_format: ToolFormat | None,
     tool_names: Collection[str] = (),
     tool_schemas: Mapping[str, Any] | None = None,
     parallel_tool_calls: bool = True,
@@ -57,12 +40,12 @@ def make_qwen_parser(
                 thinking_open=thinking_open,
                 thinking_disabled=thinking_disabled,
                 token_ids=think_token_ids,
+                calls_open=(tool_format.tags if tool_format else TOOL_CALL_TAGS).first,
             )
         )
     if tool_format is not None and tool_names:
         stages.append(
-            make_tool_parser(
-                tool_format,
+            tool_format.stage(
                 tool_names,
                 tool_schemas=tool_schemas,
                 parallel_tool_calls=parallel_tool_calls,
