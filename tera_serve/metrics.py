@@ -43,76 +43,84 @@ def scope_record(scope: Mapping[str, Any]) -> RequestRecord | None:
     return record if isinstance(record, RequestRecord) else None
 
 
+def _counter(registry: CollectorRegistry, name: str, doc: str, *labels: str) -> Counter:
+    return Counter(name, doc, ["model", *labels], registry=registry)
+
+
+def _histogram(
+    registry: CollectorRegistry, name: str, doc: str, buckets: tuple[float, ...] = _LATENCY_BUCKETS
+) -> Histogram:
+    return Histogram(name, doc, ["model"], buckets=buckets, registry=registry)
+
+
 class Metrics:
+    """tera-serve's series, each labelled by model, in a registry of their own."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.requests = Counter(
+        self._add_traffic(self.registry)
+        self._add_latencies(self.registry)
+        self._add_load(self.registry)
+
+    def _add_traffic(self, r: CollectorRegistry) -> None:
+        self.requests = _counter(
+            r,
             "tera_requests",
             "Finished HTTP requests to generation endpoints, by status and finish reason.",
-            ["model", "endpoint", "status", "finish_reason"],
-            registry=r,
+            "endpoint",
+            "status",
+            "finish_reason",
         )
-        self.prompt_tokens = Counter(
-            "tera_prompt_tokens", "Prompt tokens processed.", ["model"], registry=r
-        )
-        self.cached_prompt_tokens = Counter(
+        self.prompt_tokens = _counter(r, "tera_prompt_tokens", "Prompt tokens processed.")
+        self.cached_prompt_tokens = _counter(
+            r,
             "tera_cached_prompt_tokens",
             "Prompt tokens served from the engine's prefix cache (a part of tera_prompt_tokens).",
-            ["model"],
-            registry=r,
         )
-        self.generation_tokens = Counter(
-            "tera_generation_tokens",
-            "Tokens generated (reasoning included).",
-            ["model"],
-            registry=r,
+        self.generation_tokens = _counter(
+            r, "tera_generation_tokens", "Tokens generated (reasoning included)."
         )
-        self.time_to_first_token = Histogram(
+
+    def _add_latencies(self, r: CollectorRegistry) -> None:
+        self.time_to_first_token = _histogram(
+            r,
             "tera_time_to_first_token_seconds",
             "From request arrival to the first generated token.",
-            ["model"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
         )
-        self.inter_token_latency = Histogram(
+        self.inter_token_latency = _histogram(
+            r,
             "tera_inter_token_latency_seconds",
             "Time between consecutive engine outputs of one choice, per token.",
-            ["model"],
-            buckets=_ITL_BUCKETS,
-            registry=r,
+            _ITL_BUCKETS,
         )
-        self.e2e_latency = Histogram(
+        self.e2e_latency = _histogram(
+            r,
             "tera_e2e_request_latency_seconds",
             "From request arrival to the end of the response.",
-            ["model"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
         )
-        self.queue_time = Histogram(
-            "tera_queue_time_seconds",
-            "Time a request waited for an admission slot.",
-            ["model"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        self.queue_time = _histogram(
+            r, "tera_queue_time_seconds", "Time a request waited for an admission slot."
         )
+
+    def _add_load(self, r: CollectorRegistry) -> None:
+        """Requests in flight and waiting, and those refused or aborted."""
         self.running = Gauge(
             "tera_requests_running", "Requests generating now.", ["model"], registry=r
         )
         self.waiting = Gauge(
             "tera_requests_waiting", "Requests queued for an admission slot.", ["model"], registry=r
         )
-        self.rate_limited = Counter(
+        self.rate_limited = _counter(
+            r,
             "tera_rate_limit_rejections",
             "Requests refused with 429 (per-key limits) or 503 (admission), by reason.",
-            ["model", "reason"],
-            registry=r,
+            "reason",
         )
-        self.aborts = Counter(
+        self.aborts = _counter(
+            r,
             "tera_aborts",
             "Engine requests aborted before finishing, by reason (client_closed, timeout, error).",
-            ["model", "reason"],
-            registry=r,
+            "reason",
         )
 
     def record_finished(self, record: RequestRecord, status: int, duration_s: float) -> None:

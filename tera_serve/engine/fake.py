@@ -32,6 +32,24 @@ DeltaHook = Callable[[str, EngineDelta], None]
 """Called with (request_id, delta) just before each delta is yielded (benchmark timing)."""
 
 
+class _OutputText:
+    """Each step's new text: the whole output re-decoded (exact, as vLLM's detokenizer), or,
+    in benchmark mode, the last token's cached text (`per_token`)."""
+
+    def __init__(self, tokenizer: Any, per_token: Callable[[int], str] | None) -> None:
+        self._tokenizer = tokenizer
+        self._per_token = per_token
+        self._previous = ""
+
+    def advance(self, emitted: list[int]) -> str:
+        if self._per_token is not None:
+            return self._per_token(emitted[-1])
+        text: str = self._tokenizer.decode(emitted, skip_special_tokens=False)
+        delta = text[len(self._previous) :]
+        self._previous = text or self._previous
+        return delta
+
+
 class FakeEngine:
     """Emits `script(request)` one token per step, decoding text with `tokenizer`."""
 
@@ -87,7 +105,7 @@ class FakeEngine:
         tokens = list(self._script(request))
         limit = request.sampling.max_tokens
         emitted: list[int] = []
-        previous_text = ""
+        text = _OutputText(self._tokenizer, self._token_text if self._per_token_text else None)
         prompt = request.prompt_token_ids
         first = True
         try:
@@ -98,22 +116,10 @@ class FakeEngine:
                 yield delta
                 return
             for position, token in enumerate(tokens):
-                if self._step_wait is not None:
-                    await self._step_wait()
-                elif self.step_delay_s:
-                    await asyncio.sleep(self.step_delay_s)
-                else:
-                    await asyncio.sleep(0)
+                await self._pause()
                 is_eos = token == self._eos and not request.sampling.ignore_eos
                 emitted.append(token)
-                if is_eos:
-                    delta_text = ""
-                elif self._per_token_text:
-                    delta_text = self._token_text(token)
-                else:
-                    text = self._tokenizer.decode(emitted, skip_special_tokens=False)
-                    delta_text = text[len(previous_text) :]
-                    previous_text = text or previous_text
+                delta_text = "" if is_eos else text.advance(emitted)
                 last = is_eos or len(emitted) >= limit or position == len(tokens) - 1
                 finish = None
                 if last:
@@ -137,6 +143,15 @@ class FakeEngine:
             yield delta
         finally:
             self._running.discard(request.request_id)
+
+    async def _pause(self) -> None:
+        """One engine step's wait: the shared step clock, the delay, or a yield."""
+        if self._step_wait is not None:
+            await self._step_wait()
+        elif self.step_delay_s:
+            await asyncio.sleep(self.step_delay_s)
+        else:
+            await asyncio.sleep(0)
 
     def logprob_at(self, position: int, token: int, top_k: int) -> PositionLogprobs:
         """A made-up but deterministic logprob of `token` at `position` of the sequence, so a

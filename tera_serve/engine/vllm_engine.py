@@ -199,6 +199,73 @@ def _to_prompt_logprobs(
     ]
 
 
+def _engine_prompt(request: EngineRequest) -> TokensPrompt:
+    prompt = TokensPrompt(prompt_token_ids=list(request.prompt_token_ids))
+    if request.images:
+        # One placeholder per image in the ids; vLLM's processor expands each.
+        prompt["multi_modal_data"] = {"image": list(request.images)}
+    return prompt
+
+
+def _completion_delta(
+    completion: Any, finished: bool, sampling: SamplingSpec
+) -> EngineDelta | None:
+    """One vLLM completion output as a delta; None while a scoring request (max_tokens 0)
+    runs, whose one generated token is dropped (vLLM always generates at least one)."""
+    if sampling.max_tokens == 0:
+        if not finished:
+            return None
+        reason = completion.finish_reason
+        return EngineDelta(
+            token_ids=[],
+            text="",
+            finish_reason="length" if reason in ("stop", "length") else reason,
+        )
+    token_ids = list(completion.token_ids)
+    logprobs = (
+        _to_logprobs(completion.logprobs, token_ids, sampling.logprobs or 0)
+        if completion.logprobs is not None
+        else None
+    )
+    return EngineDelta(
+        token_ids=token_ids,
+        text=completion.text,
+        logprobs=logprobs,
+        finish_reason=completion.finish_reason if finished else None,
+        stop_reason=completion.stop_reason,
+    )
+
+
+class _PromptFacts:
+    """Prefix-cache hits and prompt logprobs, read from the outputs until the first delta is
+    yielded, which then carries them."""
+
+    def __init__(self, request: EngineRequest) -> None:
+        self._request = request
+        self._pending = True
+        self._cached_tokens: int | None = None
+        self._prompt_logprobs: list[PositionLogprobs | None] | None = None
+
+    def note(self, output: Any) -> None:
+        if not self._pending:
+            return
+        if self._cached_tokens is None:
+            self._cached_tokens = output.num_cached_tokens
+        if output.prompt_logprobs and self._prompt_logprobs is None:
+            self._prompt_logprobs = _to_prompt_logprobs(
+                output.prompt_logprobs,
+                self._request.prompt_token_ids,
+                self._request.sampling.prompt_logprobs or 0,
+            )
+
+    def attach(self, delta: EngineDelta) -> EngineDelta:
+        if self._pending:
+            self._pending = False
+            delta.cached_tokens = self._cached_tokens
+            delta.prompt_logprobs = self._prompt_logprobs
+        return delta
+
+
 class VllmEngine:
     """One vLLM AsyncLLM (with its engine-core process) serving one model."""
 
@@ -243,62 +310,22 @@ class VllmEngine:
 
     async def generate(self, request: EngineRequest) -> AsyncIterator[EngineDelta]:
         params = to_sampling_params(request.sampling)
-        prompt = TokensPrompt(prompt_token_ids=list(request.prompt_token_ids))
-        if request.images:
-            # One placeholder per image in the ids; vLLM's processor expands each.
-            prompt["multi_modal_data"] = {"image": list(request.images)}
         kwargs: dict[str, Any] = {}
         if request.reasoning_ended is not None:
             kwargs["reasoning_ended"] = request.reasoning_ended
-        top_k = request.sampling.logprobs or 0
-        score_only = request.sampling.max_tokens == 0
-        stream = self._engine.generate(prompt, params, request.request_id, **kwargs)
+        stream = self._engine.generate(
+            _engine_prompt(request), params, request.request_id, **kwargs
+        )
+        facts = _PromptFacts(request)
         finished = False
-        # Prompt facts (prefix-cache hits, prompt logprobs) ride on the first delta yielded.
-        first_pending = True
-        cached_tokens: int | None = None
-        prompt_logprobs: list[PositionLogprobs | None] | None = None
         try:
             async for output in stream:
-                if first_pending:
-                    if cached_tokens is None:
-                        cached_tokens = output.num_cached_tokens
-                    if output.prompt_logprobs and prompt_logprobs is None:
-                        prompt_logprobs = _to_prompt_logprobs(
-                            output.prompt_logprobs,
-                            request.prompt_token_ids,
-                            request.sampling.prompt_logprobs or 0,
-                        )
+                facts.note(output)
                 for completion in output.outputs:
                     finished = output.finished
-                    if score_only:
-                        if not finished:
-                            continue
-                        reason = completion.finish_reason
-                        delta = EngineDelta(
-                            token_ids=[],
-                            text="",
-                            finish_reason="length" if reason in ("stop", "length") else reason,
-                        )
-                    else:
-                        token_ids = list(completion.token_ids)
-                        logprobs = (
-                            _to_logprobs(completion.logprobs, token_ids, top_k)
-                            if completion.logprobs is not None
-                            else None
-                        )
-                        delta = EngineDelta(
-                            token_ids=token_ids,
-                            text=completion.text,
-                            logprobs=logprobs,
-                            finish_reason=completion.finish_reason if finished else None,
-                            stop_reason=completion.stop_reason,
-                        )
-                    if first_pending:
-                        first_pending = False
-                        delta.cached_tokens = cached_tokens
-                        delta.prompt_logprobs = prompt_logprobs
-                    yield delta
+                    delta = _completion_delta(completion, finished, request.sampling)
+                    if delta is not None:
+                        yield facts.attach(delta)
         except VllmEngineDeadError as exc:
             raise EngineDeadError(str(exc)) from exc
         except VLLMValidationError as exc:
