@@ -7,35 +7,48 @@ from typing import Any
 import orjson
 import pytest
 
-from tera_serve.adapters.messages_output import MessagesFolder, MessagesStreamEncoder
+from tera_serve.adapters.messages_output import (
+    MessagesFolder,
+    MessagesOptions,
+    MessagesStreamEncoder,
+)
+from tera_serve.core.events import Step
+from tera_serve.core.prepared import PreparedAnswer
+from tera_serve.core.usage import UsageCounter
 from tera_serve.errors import RateLimitError
 from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
-from tera_serve.service.generation import ChoiceEvent
-from tera_serve.service.prepared import PreparedGeneration
-from tera_serve.service.usage import UsageCounter
-from tests.support.prepared import scripted_prepared
+from tests.support.prepared import Steps, scripted_answer
+
+PLAIN = MessagesOptions()
+OMITTED = MessagesOptions(omit_thinking=True)
 
 
-def _prepared() -> PreparedGeneration:
-    return scripted_prepared(
-        request_id="abc", response_id="msg_abc", prompt_tokens=7, reasoning_fields=("reasoning",)
-    )
+def _answer() -> PreparedAnswer:
+    return scripted_answer(request_id="abc", prompt_tokens=7, choice_prompt_tokens=(7,))
 
 
-EVENTS = [
-    ChoiceEvent(0, ParsedDelta(reasoning="Let me "), None, 1),
-    ChoiceEvent(0, ParsedDelta(reasoning="think."), None, 1),
-    ChoiceEvent(0, ParsedDelta(content="Calling."), None, 1),
-    ChoiceEvent(0, ParsedDelta(tool_calls=[ToolCallDelta(0, "call_1", "get", '{"a"')]), None, 1),
-    ChoiceEvent(0, ParsedDelta(tool_calls=[ToolCallDelta(0, arguments=": 1}")]), None, 1),
-    ChoiceEvent(
-        0,
-        ParsedDelta(tool_calls=[ToolCallDelta(1, "call_2", "put", "{}")]),
-        None,
-        1,
-        finish_reason="tool_calls",
-    ),
-]
+def _events() -> list[Step]:
+    step = Steps()
+    return [
+        step(0, ParsedDelta(reasoning="Let me ")),
+        step(0, ParsedDelta(reasoning="think.")),
+        step(0, ParsedDelta(content="Calling.")),
+        step(0, ParsedDelta(tool_calls=[ToolCallDelta(0, "call_1", "get", '{"a"')])),
+        step(0, ParsedDelta(tool_calls=[ToolCallDelta(0, arguments=": 1}")])),
+        step(0, ParsedDelta(tool_calls=[ToolCallDelta(1, "call_2", "put", "{}")]), finish="stop"),
+    ]
+
+
+EVENTS = _events()
+
+
+def _fold(steps: list[Step], options: MessagesOptions = PLAIN) -> dict[str, Any]:
+    folder = MessagesFolder(_answer(), options)
+    usage = UsageCounter(prompt_tokens=7)
+    for step in steps:
+        usage.add(step)
+        folder.add(step)
+    return folder.response(usage.snapshot())
 
 
 def _decode(frames: list[bytes]) -> list[tuple[str, dict[str, Any]]]:
@@ -48,14 +61,16 @@ def _decode(frames: list[bytes]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def _replay_stream(events: list[ChoiceEvent]) -> list[tuple[str, dict[str, Any]]]:
-    encoder = MessagesStreamEncoder(_prepared())
+def _replay_stream(
+    events: list[Step], options: MessagesOptions = PLAIN
+) -> list[tuple[str, dict[str, Any]]]:
+    encoder = MessagesStreamEncoder(_answer(), options)
     usage = UsageCounter(prompt_tokens=7)
     frames = encoder.start_frames()
     for event in events:
         usage.add(event)
         frames.extend(encoder.frames(event))
-    return _decode(frames + encoder.end_frames(usage))
+    return _decode(frames + encoder.end_frames(usage.snapshot()))
 
 
 def _rebuild(stream: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -98,10 +113,7 @@ def test_stream_rebuilds_to_the_fold(cut: int) -> None:
     merged = [*EVENTS[: cut - 1]]
     tail = EVENTS[cut - 1 :]
     merged.extend(tail)
-    folder = MessagesFolder(_prepared())
-    for event in merged:
-        folder.add(event)
-    body = folder.response()
+    body = _fold(merged)
     assert _rebuild(_replay_stream(merged)) == body["content"]
     assert [b["type"] for b in body["content"]] == ["thinking", "text", "tool_use", "tool_use"]
     assert body["content"][0]["thinking"] == "Let me think."
@@ -115,11 +127,10 @@ def test_stream_rebuilds_to_the_fold(cut: int) -> None:
 
 
 def test_signature_depends_on_the_thinking_text() -> None:
-    first = MessagesFolder(_prepared())
-    first.add(ChoiceEvent(0, ParsedDelta(reasoning="a"), None, 1, finish_reason="stop"))
-    second = MessagesFolder(_prepared())
-    second.add(ChoiceEvent(0, ParsedDelta(reasoning="b"), None, 1, finish_reason="stop"))
-    signatures = {f.response()["content"][0]["signature"] for f in (first, second)}
+    signatures = {
+        _fold([Steps()(0, ParsedDelta(reasoning=text), finish="stop")])["content"][0]["signature"]
+        for text in ("a", "b")
+    }
     assert len(signatures) == 2
 
 
@@ -127,44 +138,39 @@ def test_signature_depends_on_the_thinking_text() -> None:
     ("finish", "stop", "expected"),
     [("stop", None, "end_turn"), ("length", None, "max_tokens"), ("stop", "END", "stop_sequence")],
 )
-def test_stop_reasons(finish: str, stop: str | None, expected: str) -> None:
-    folder = MessagesFolder(_prepared())
-    folder.add(
-        ChoiceEvent(0, ParsedDelta(content="x"), None, 1, finish_reason=finish, stop_sequence=stop)
-    )
-    body = folder.response()
+def test_stop_reasons(finish: Any, stop: str | None, expected: str) -> None:
+    body = _fold([Steps()(0, ParsedDelta(content="x"), finish=finish, stop_sequence=stop)])
     assert (body["stop_reason"], body["stop_sequence"]) == (expected, stop)
 
 
 def test_error_after_start_is_an_error_event() -> None:
-    frames = MessagesStreamEncoder(_prepared()).error_frames(RateLimitError("slow down"))
+    frames = MessagesStreamEncoder(_answer(), PLAIN).error_frames(RateLimitError("slow down"))
     assert _decode(frames) == [
         ("error", {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
     ]
 
 
 def test_text_deltas_are_the_bytes_of_the_dict_encoding() -> None:
-    encoder = MessagesStreamEncoder(_prepared())
+    encoder = MessagesStreamEncoder(_answer(), PLAIN)
     encoder.start_frames()
-    for kind, field, text in (("thinking", "thinking", 'a "q"\u2028'), ("text", "text", "é\n")):
+    step = Steps()
+    cases = (("thinking", "thinking", 'a "q"\u2028', 0), ("text", "text", "é\n", 1))
+    for kind, field, text, index in cases:
         frames = encoder.frames(
-            ChoiceEvent(
-                0, ParsedDelta(**{"reasoning" if kind == "thinking" else "content": text}), None, 1
-            )
+            step(0, ParsedDelta(**{"reasoning" if kind == "thinking" else "content": text}))
         )
         delta = {"type": f"{kind}_delta", field: text}
-        payload = {"type": "content_block_delta", "index": encoder._index, "delta": delta}
+        payload = {"type": "content_block_delta", "index": index, "delta": delta}
         assert frames[-1] == b"event: content_block_delta\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
 def test_usage_input_figures_add_up_to_the_prompt() -> None:
     """A prefix-cache hit moves tokens from `input_tokens` to `cache_read_input_tokens`;
     it never counts them twice (Claude Code sums the three to size its context)."""
-    cached = [ChoiceEvent(0, ParsedDelta(content="Hi"), None, 1, cached_tokens=5)]
-    folder = MessagesFolder(_prepared())
-    for event in cached:
-        folder.add(event)
-    for usage in (_replay_stream(cached)[-2][1]["usage"], folder.response()["usage"]):
+    cached = [Steps()(0, ParsedDelta(content="Hi"), cached_tokens=5, finish="stop")]
+    stream = _replay_stream(cached)
+    started = stream[0][1]["message"]["usage"]
+    for usage in (started, stream[-2][1]["usage"], _fold(cached)["usage"]):
         assert usage["cache_read_input_tokens"] == 5
         assert usage["input_tokens"] == 2
         assert (
@@ -179,25 +185,13 @@ def test_display_omitted_keeps_the_block_and_its_signature_without_text() -> Non
     """`thinking.display: "omitted"`: the thinking block starts with empty text, gets no
     `thinking_delta`, and closes with the signature of the text it did not show; the fold
     is the same block."""
-    encoder = MessagesStreamEncoder(_prepared(), omit_thinking=True)
-    usage = UsageCounter(prompt_tokens=7)
-    frames = encoder.start_frames()
-    for event in EVENTS:
-        usage.add(event)
-        frames.extend(encoder.frames(event))
-    stream = _decode(frames + encoder.end_frames(usage))
+    stream = _replay_stream(EVENTS, OMITTED)
     deltas = [data["delta"]["type"] for name, data in stream if name == "content_block_delta"]
     assert "thinking_delta" not in deltas and deltas[0] == "signature_delta"
     assert stream[2][1]["content_block"] == {"type": "thinking", "thinking": "", "signature": ""}
-    folder = MessagesFolder(_prepared(), omit_thinking=True)
-    for event in EVENTS:
-        folder.add(event)
-    body = folder.response()
+    body = _fold(EVENTS, OMITTED)
     assert _rebuild(stream) == body["content"]
-    shown = MessagesFolder(_prepared())
-    for event in EVENTS:
-        shown.add(event)
-    full = shown.response()["content"]
+    full = _fold(EVENTS)["content"]
     assert body["content"][0] == {**full[0], "thinking": ""}
     assert body["content"][1:] == full[1:]
-    assert usage.completion_tokens == len(EVENTS)  # the thinking tokens still count
+    assert stream[-2][1]["usage"]["output_tokens"] == len(EVENTS)  # thinking tokens count

@@ -6,22 +6,22 @@ from typing import Any
 
 import orjson
 
-from tera_serve.adapters.chat_output import ChatChunkEncoder, sse_frame
-from tera_serve.adapters.completions_output import CompletionChunkEncoder
-from tera_serve.engine.base import PositionLogprobs, TokenLogprob
+from tera_serve.adapters.chat_output import ChatChunkEncoder, ChatOptions
+from tera_serve.adapters.completions_output import CompletionChunkEncoder, CompletionOptions
+from tera_serve.adapters.openai_stream import StreamOptions, sse_frame
+from tera_serve.core.events import Usage
+from tera_serve.core.logprobs import PositionLogprobs, TokenLogprob
+from tera_serve.core.prepared import PreparedAnswer
 from tera_serve.errors import InvalidRequestError
 from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
-from tera_serve.service.generation import ChoiceEvent
-from tera_serve.service.prepared import PreparedGeneration
-from tera_serve.service.usage import UsageCounter
-from tests.support.prepared import scripted_prepared
+from tests.support.prepared import Steps, scripted_answer
 
 # The pre-serialized chunk encoders (the streaming hot path) must give exactly the bytes of
 # the plain dict encoding they replace.
 
 
-def _prepared(logprobs: bool = False, reasoning: tuple[str, ...] = ()) -> PreparedGeneration:
-    return scripted_prepared(model_id='m/"quoted"', logprobs=logprobs, reasoning_fields=reasoning)
+def _answer(logprobs: bool = False) -> PreparedAnswer:
+    return scripted_answer(model_id='m/"quoted"', logprobs=logprobs, choice_prompt_tokens=(3, 3))
 
 
 def _reference_chat(index: int, delta: dict[str, Any], finish: str | None) -> bytes:
@@ -36,15 +36,16 @@ def _reference_chat(index: int, delta: dict[str, Any], finish: str | None) -> by
 
 
 def test_chat_chunks_match_the_dict_encoding() -> None:
-    encoder = ChatChunkEncoder(_prepared(reasoning=("reasoning_content",)))
+    encoder = ChatChunkEncoder(_answer(), ChatOptions(reasoning_fields=("reasoning_content",)))
     call = ToolCallDelta(index=0, id="call_1", name="f", arguments='{"a": "é\\n"}')
-    events = [
-        ChoiceEvent(1, ParsedDelta(reasoning="think\u2028"), None, 1),
-        ChoiceEvent(1, ParsedDelta(content='say "hi"'), None, 1),
-        ChoiceEvent(1, ParsedDelta(tool_calls=[call]), None, 1, finish_reason="tool_calls"),
-        ChoiceEvent(0, ParsedDelta(), None, 1, finish_reason="length"),
+    step = Steps()
+    steps = [
+        step(1, ParsedDelta(reasoning="think\u2028")),
+        step(1, ParsedDelta(content='say "hi"')),
+        step(1, ParsedDelta(tool_calls=[call]), finish="stop"),
+        step(0, finish="length"),
     ]
-    frames = [frame for event in events for frame in encoder.frames(event)]
+    frames = [frame for s in steps for frame in encoder.frames(s)]
     assert frames == [
         _reference_chat(1, {"role": "assistant", "reasoning_content": "think\u2028"}, None),
         _reference_chat(1, {"content": 'say "hi"'}, None),
@@ -70,12 +71,14 @@ def test_chat_chunks_match_the_dict_encoding() -> None:
 def test_completion_chunks_match_the_dict_encoding() -> None:
     top = TokenLogprob("x", -0.5, (120,))
     position = PositionLogprobs(chosen=top, top=(top,))
-    encoder = CompletionChunkEncoder(_prepared(logprobs=True))
-    encoder._offsets = [0]
-    first = encoder.frames(ChoiceEvent(0, ParsedDelta(content="x"), [position], 1))
-    last = encoder.frames(ChoiceEvent(0, ParsedDelta(), None, 0, finish_reason="stop"))
+    encoder = CompletionChunkEncoder(
+        scripted_answer(model_id='m/"quoted"', logprobs=True), CompletionOptions()
+    )
+    step = Steps()
+    first = encoder.frames(step(0, ParsedDelta(content="x"), logprobs=[position]))
+    last = encoder.frames(step(0, new_tokens=0, finish="stop"))
     base = {
-        "id": "chatcmpl-r1",
+        "id": "cmpl-r1",
         "object": "text_completion",
         "created": 1_700_000_000,
         "model": 'm/"quoted"',
@@ -95,14 +98,15 @@ def test_completion_chunks_match_the_dict_encoding() -> None:
 
 
 def test_stream_ends_with_usage_then_done() -> None:
-    encoder = ChatChunkEncoder(_prepared())
-    frames = encoder.end_frames(UsageCounter(prompt_tokens=3, completion_tokens=2))
+    options = ChatOptions(stream=StreamOptions(include_usage=True))
+    encoder = ChatChunkEncoder(_answer(), options)
+    frames = encoder.end_frames(Usage(prompt_tokens=3, completion_tokens=2))
     assert frames[-1] == b"data: [DONE]\n\n"
     assert orjson.loads(frames[0][6:])["usage"]["total_tokens"] == 5
 
 
 def test_error_after_start_is_an_error_frame_then_done() -> None:
-    encoder = CompletionChunkEncoder(_prepared())
+    encoder = CompletionChunkEncoder(_answer(), CompletionOptions())
     frames = encoder.error_frames(InvalidRequestError("bad", param="x"))
     assert orjson.loads(frames[0][6:])["error"]["param"] == "x"
     assert frames[1] == b"data: [DONE]\n\n"

@@ -5,6 +5,7 @@ and fold agree, and the OpenAI SDK reads both."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -19,11 +20,11 @@ from tera_serve.adapters.responses_body import OutputRules, ResponseHead
 from tera_serve.adapters.responses_output import ResponsesFolder, ResponsesStreamEncoder
 from tera_serve.adapters.responses_tools import offered_tools
 from tera_serve.core.conversation import Message
-from tera_serve.parsing.base import ParsedDelta, PlainParser, ToolCallDelta
+from tera_serve.core.prepared import PreparedAnswer
+from tera_serve.core.usage import UsageCounter
+from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
 from tera_serve.protocol.responses import ResponsesRequest
-from tera_serve.service.generation import ChoiceEvent
-from tera_serve.service.prepared import PreparedGeneration
-from tera_serve.service.usage import UsageCounter
+from tests.support.prepared import Raw, as_steps, scripted_answer
 
 PATCH = '*** Begin Patch\n*** Add File: "a".txt\n+x\\y ✓ 😀\n*** End Patch\n'
 ARGUMENTS = json.dumps({"input": PATCH})  # ASCII escapes, surrogate pairs included
@@ -42,50 +43,47 @@ TOOLS = ResponsesRequest.model_validate(
 RULES = OutputRules(tools=offered_tools(TOOLS), seal=lambda t: f"<{t}>")
 SETTINGS = {"tools": [], "tool_choice": "auto", "parallel_tool_calls": True, "metadata": {}}
 HEAD = ResponseHead("resp_abc", 0, "m", SETTINGS, RULES)
-PREPARED = PreparedGeneration(
-    request_id="abc",
-    response_id="resp_abc",
-    model_id="m",
-    created=0,
-    prompt_tokens=7,
-    engine_requests=(),
-    make_parser=PlainParser,
-    stream=True,
-    include_usage=False,
-    logprobs=False,
-    reasoning_fields=("reasoning",),
+PREPARED: PreparedAnswer = scripted_answer(
+    request_id="abc", created=0, prompt_tokens=7, choice_prompt_tokens=(7,)
 )
 
 
-def _events(size: int) -> list[ChoiceEvent]:
+def _events(size: int) -> list[Raw]:
     pieces = [ARGUMENTS[i : i + size] for i in range(0, len(ARGUMENTS), size)]
     patch = [ToolCallDelta(1, "call_2", "apply_patch", pieces[0])]
     patch += [ToolCallDelta(1, arguments=piece) for piece in pieces[1:]]
     calls = [ToolCallDelta(0, "call_1", "crm.lookup", '{"id": 1}'), *patch]
-    events = [ChoiceEvent(0, ParsedDelta(reasoning="I will look."), None, 1)]
-    events += [ChoiceEvent(0, ParsedDelta(tool_calls=[call]), None, 1) for call in calls]
-    events.append(ChoiceEvent(0, ParsedDelta(), None, 1, finish_reason="tool_calls"))
+    events = [Raw(0, ParsedDelta(reasoning="I will look."), None, 1)]
+    events += [Raw(0, ParsedDelta(tool_calls=[call]), None, 1) for call in calls]
+    events.append(Raw(0, ParsedDelta(), None, 1, finish_reason="tool_calls"))
     return events
 
 
-def _stream(events: list[ChoiceEvent]) -> list[dict[str, Any]]:
-    encoder = ResponsesStreamEncoder(PREPARED, HEAD)
+def _stream(events: list[Raw]) -> list[dict[str, Any]]:
+    encoder = ResponsesStreamEncoder(PREPARED, HEAD, None)
     usage = UsageCounter(prompt_tokens=7)
     frames = encoder.start_frames()
-    for event in events:
+    for event in as_steps(events):
         usage.add(event)
         frames.extend(encoder.frames(event))
-    frames.extend(encoder.end_frames(usage))
+    frames.extend(encoder.end_frames(usage.snapshot()))
     data = [f.split(b"\n")[1] for f in b"".join(frames).split(b"\n\n") if f]
     return [orjson.loads(d.removeprefix(b"data: ")) for d in data]
 
 
-def _fold(events: list[ChoiceEvent], turns: list[Message] | None = None) -> dict[str, Any]:
-    keep = (lambda _, turn: turns.append(turn)) if turns is not None else None
-    folder = ResponsesFolder(PREPARED, HEAD, keep)
-    for event in events:
+def _fold(events: list[Raw], turns: list[Message] | None = None) -> dict[str, Any]:
+    async def keep(response: dict[str, Any], turn: Message) -> None:
+        assert turns is not None
+        turns.append(turn)
+
+    folder = ResponsesFolder(PREPARED, HEAD, keep if turns is not None else None)
+    usage = UsageCounter(prompt_tokens=7)
+    for event in as_steps(events):
+        usage.add(event)
         folder.add(event)
-    return folder.response()
+    body = folder.response(usage.snapshot())
+    asyncio.run(folder.complete())
+    return body
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 1000])
@@ -161,8 +159,8 @@ def test_the_turn_keeps_the_names_the_model_called() -> None:
 def test_custom_input_of_any_shape_is_never_lost(arguments: str, expected: str) -> None:
     call = ToolCallDelta(0, "call_1", "crm.note", arguments)
     events = [
-        ChoiceEvent(0, ParsedDelta(tool_calls=[call]), None, 1),
-        ChoiceEvent(0, ParsedDelta(), None, 1, finish_reason="length"),
+        Raw(0, ParsedDelta(tool_calls=[call]), None, 1),
+        Raw(0, ParsedDelta(), None, 1, finish_reason="length"),
     ]
     stream = _stream(events)
     (item,) = _fold(events)["output"]
@@ -174,17 +172,18 @@ def test_custom_input_of_any_shape_is_never_lost(arguments: str, expected: str) 
 
 def test_no_seal_no_encrypted_content() -> None:
     head = ResponseHead("resp_abc", 0, "m", {}, OutputRules())
-    folder = ResponsesFolder(PREPARED, head)
-    folder.add(ChoiceEvent(0, ParsedDelta(reasoning="r"), None, 1, finish_reason="stop"))
-    (item,) = folder.response()["output"]
+    folder = ResponsesFolder(PREPARED, head, None)
+    (step,) = as_steps([Raw(0, ParsedDelta(reasoning="r"), None, 1, finish_reason="stop")])
+    folder.add(step)
+    (item,) = folder.response(UsageCounter(prompt_tokens=7).snapshot())["output"]
     assert item["type"] == "reasoning" and "encrypted_content" not in item
 
 
 def test_a_name_the_client_never_offered_stays_whole() -> None:
     call = ToolCallDelta(0, "call_1", "foo.bar", "{}")
     events = [
-        ChoiceEvent(0, ParsedDelta(tool_calls=[call]), None, 1),
-        ChoiceEvent(0, ParsedDelta(), None, 1, finish_reason="tool_calls"),
+        Raw(0, ParsedDelta(tool_calls=[call]), None, 1),
+        Raw(0, ParsedDelta(), None, 1, finish_reason="tool_calls"),
     ]
     (item,) = _fold(events)["output"]
     assert (item["type"], item["name"]) == ("function_call", "foo.bar")

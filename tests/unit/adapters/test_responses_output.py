@@ -3,6 +3,7 @@ the OpenAI SDK's own stream accumulator agrees with the fold."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -15,11 +16,11 @@ from pydantic import TypeAdapter
 from tera_serve.adapters.responses_body import ResponseHead
 from tera_serve.adapters.responses_output import ResponsesFolder, ResponsesStreamEncoder
 from tera_serve.core.conversation import Message
+from tera_serve.core.prepared import PreparedAnswer
+from tera_serve.core.usage import UsageCounter
 from tera_serve.errors import ServerError
-from tera_serve.parsing.base import ParsedDelta, PlainParser, ToolCallDelta
-from tera_serve.service.generation import ChoiceEvent
-from tera_serve.service.prepared import PreparedGeneration
-from tera_serve.service.usage import UsageCounter
+from tera_serve.parsing.base import ParsedDelta, ToolCallDelta
+from tests.support.prepared import Raw, as_steps, scripted_answer
 
 HEAD = ResponseHead(
     "resp_abc",
@@ -29,29 +30,17 @@ HEAD = ResponseHead(
 )
 
 
-def _prepared() -> PreparedGeneration:
-    return PreparedGeneration(
-        request_id="abc",
-        response_id="resp_abc",
-        model_id="m",
-        created=0,
-        prompt_tokens=7,
-        engine_requests=(),
-        make_parser=PlainParser,
-        stream=True,
-        include_usage=False,
-        logprobs=False,
-        reasoning_fields=("reasoning",),
-    )
+def _prepared() -> PreparedAnswer:
+    return scripted_answer(request_id="abc", created=0, prompt_tokens=7, choice_prompt_tokens=(7,))
 
 
 EVENTS = [
-    ChoiceEvent(0, ParsedDelta(reasoning="Let me "), None, 1, cached_tokens=3),
-    ChoiceEvent(0, ParsedDelta(reasoning="think."), None, 1),
-    ChoiceEvent(0, ParsedDelta(content="Calling."), None, 1),
-    ChoiceEvent(0, ParsedDelta(tool_calls=[ToolCallDelta(0, "call_1", "get", '{"a"')]), None, 1),
-    ChoiceEvent(0, ParsedDelta(tool_calls=[ToolCallDelta(0, arguments=": 1}")]), None, 1),
-    ChoiceEvent(
+    Raw(0, ParsedDelta(reasoning="Let me "), None, 1, cached_tokens=3),
+    Raw(0, ParsedDelta(reasoning="think."), None, 1),
+    Raw(0, ParsedDelta(content="Calling."), None, 1),
+    Raw(0, ParsedDelta(tool_calls=[ToolCallDelta(0, "call_1", "get", '{"a"')]), None, 1),
+    Raw(0, ParsedDelta(tool_calls=[ToolCallDelta(0, arguments=": 1}")]), None, 1),
+    Raw(
         0,
         ParsedDelta(tool_calls=[ToolCallDelta(1, "call_2", "put", "{}")]),
         None,
@@ -62,14 +51,14 @@ EVENTS = [
 ]
 
 
-def _stream(events: list[ChoiceEvent]) -> list[dict[str, Any]]:
-    encoder = ResponsesStreamEncoder(_prepared(), HEAD)
+def _stream(events: list[Raw]) -> list[dict[str, Any]]:
+    encoder = ResponsesStreamEncoder(_prepared(), HEAD, None)
     usage = UsageCounter(prompt_tokens=7)
     frames = encoder.start_frames()
-    for event in events:
+    for event in as_steps(events):
         usage.add(event)
         frames.extend(encoder.frames(event))
-    frames.extend(encoder.end_frames(usage))
+    frames.extend(encoder.end_frames(usage.snapshot()))
     out = []
     for frame in b"".join(frames).split(b"\n\n"):
         if frame:
@@ -80,13 +69,19 @@ def _stream(events: list[ChoiceEvent]) -> list[dict[str, Any]]:
     return out
 
 
-def _fold(events: list[ChoiceEvent], turns: list[Message] | None = None) -> dict[str, Any]:
-    folder = ResponsesFolder(
-        _prepared(), HEAD, (lambda _, turn: turns.append(turn)) if turns is not None else None
-    )
-    for event in events:
+def _fold(events: list[Raw], turns: list[Message] | None = None) -> dict[str, Any]:
+    async def keep(response: dict[str, Any], turn: Message) -> None:
+        assert turns is not None
+        turns.append(turn)
+
+    folder = ResponsesFolder(_prepared(), HEAD, keep if turns is not None else None)
+    usage = UsageCounter(prompt_tokens=7)
+    for event in as_steps(events):
+        usage.add(event)
         folder.add(event)
-    return folder.response()
+    body = folder.response(usage.snapshot())
+    asyncio.run(folder.complete())
+    return body
 
 
 def test_event_sequence() -> None:
@@ -182,28 +177,27 @@ def _rebuild(stream: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_any_split_of_the_deltas_gives_the_same_output(size: int) -> None:
     text, reasoning = "The capital is Paris.", "Easy one."
     events = [
-        ChoiceEvent(0, ParsedDelta(reasoning=reasoning[i : i + size]), None, 1)
+        Raw(0, ParsedDelta(reasoning=reasoning[i : i + size]), None, 1)
         for i in range(0, len(reasoning), size)
     ] + [
-        ChoiceEvent(0, ParsedDelta(content=text[i : i + size]), None, 1)
-        for i in range(0, len(text), size)
+        Raw(0, ParsedDelta(content=text[i : i + size]), None, 1) for i in range(0, len(text), size)
     ]
-    events.append(ChoiceEvent(0, ParsedDelta(), None, 0, finish_reason="stop"))
+    events.append(Raw(0, ParsedDelta(), None, 0, finish_reason="stop"))
     body = _fold(events)
     assert [item["text"] for item in _rebuild(_stream(events))] == [reasoning, text]
     assert (
         body["output"]
         == _fold(
             [
-                ChoiceEvent(0, ParsedDelta(reasoning=reasoning, content=text), None, 1),
-                ChoiceEvent(0, ParsedDelta(), None, 0, finish_reason="stop"),
+                Raw(0, ParsedDelta(reasoning=reasoning, content=text), None, 1),
+                Raw(0, ParsedDelta(), None, 0, finish_reason="stop"),
             ]
         )["output"]
     )
 
 
 def test_max_output_tokens_is_incomplete() -> None:
-    events = [ChoiceEvent(0, ParsedDelta(content="Par"), None, 1, finish_reason="length")]
+    events = [Raw(0, ParsedDelta(content="Par"), None, 1, finish_reason="length")]
     stream = _stream(events)
     body = _fold(events)
     assert stream[-1]["type"] == "response.incomplete" and stream[-1]["response"] == body
@@ -225,7 +219,7 @@ def test_the_turn_kept_for_previous_response_id() -> None:
 
 
 def test_a_failure_after_the_start_is_response_failed() -> None:
-    encoder = ResponsesStreamEncoder(_prepared(), HEAD)
+    encoder = ResponsesStreamEncoder(_prepared(), HEAD, None)
     encoder.start_frames()
     (frame,) = encoder.error_frames(ServerError("engine died"))
     payload = orjson.loads(frame.split(b"\ndata: ")[1])
@@ -263,12 +257,12 @@ def test_every_streamed_frame_is_orjsons_encoding_of_its_event() -> None:
     """The hot path (`continue_text`) and the dict path frame alike, byte for byte."""
     from tera_serve.adapters.responses_output import _frame
 
-    texts = [ChoiceEvent(0, ParsedDelta(content='é "q" \n\u2028 🌊'), None, 1)] * 3
-    encoder = ResponsesStreamEncoder(_prepared(), head=HEAD)
+    texts = [Raw(0, ParsedDelta(content='é "q" \n\u2028 🌊'), None, 1)] * 3
+    encoder = ResponsesStreamEncoder(_prepared(), HEAD, None)
     frames = encoder.start_frames()
-    for event in [*EVENTS[:3], *texts, *EVENTS[3:]]:
+    for event in as_steps([*EVENTS[:3], *texts, *EVENTS[3:]]):
         frames += encoder.frames(event)
-    frames += encoder.end_frames(UsageCounter.of(_prepared()))
+    frames += encoder.end_frames(UsageCounter(prompt_tokens=7).snapshot())
     numbers = []
     for frame in frames:
         data = orjson.loads(frame.split(b"\ndata: ", 1)[1])

@@ -5,6 +5,7 @@ the message count refused them)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import pytest
 
 from tera_serve.engine.fake import FakeEngine
 from tera_serve.http import body as body_module
-from tera_serve.http import messages_routes, responses_routes, routes
+from tera_serve.http import conversation_routes, messages_routes, responses_routes
 from tera_serve.service.body_bounds import PARTS_PER_MESSAGE
 from tests.support.fake_app import FAKE_MODEL_ID, fake_server
 
@@ -27,6 +28,8 @@ LIMIT = PARTS_PER_MESSAGE * 2048
 class Route:
     path: str
     module: Any
+    """The route's module, or None for a conversation route (its translator is its
+    endpoint's, in the protocol table)."""
     translator: str
     param: str
     make: Callable[[int], dict[str, Any]]
@@ -53,16 +56,14 @@ def _chat(parts: int) -> dict[str, Any]:
 
 
 ROUTES = {
-    "messages": Route(
-        "/v1/messages", messages_routes, "messages_conversation", "messages", _messages
-    ),
+    "messages": Route("/v1/messages", None, "translate", "messages", _messages),
     "count_tokens": Route(
         "/v1/messages/count_tokens", messages_routes, "messages_conversation", "messages", _messages
     ),
     "responses": Route(
         "/v1/responses", responses_routes, "responses_translation", "input", _responses
     ),
-    "chat": Route("/v1/chat/completions", routes, "chat_conversation", "messages", _chat),
+    "chat": Route("/v1/chat/completions", None, "translate", "messages", _chat),
 }
 
 
@@ -85,8 +86,17 @@ async def _spied_post(
 ) -> tuple[httpx.Response, Spy, Spy, FakeEngine]:
     """POST the route's body of `parts`, watching its translator and pydantic's validation."""
     translate, validate = Spy(), Spy()
-    original = getattr(route.module, route.translator)
-    monkeypatch.setattr(route.module, route.translator, translate.wrap(original))
+    if route.module is None:
+        endpoints = tuple(
+            dataclasses.replace(e, translate=translate.wrap(e.translate))
+            if e.path == route.path
+            else e
+            for e in conversation_routes.CONVERSATION_ENDPOINTS
+        )
+        monkeypatch.setattr(conversation_routes, "CONVERSATION_ENDPOINTS", endpoints)
+    else:
+        original = getattr(route.module, route.translator)
+        monkeypatch.setattr(route.module, route.translator, translate.wrap(original))
     monkeypatch.setattr(body_module, "validate_body", validate.wrap(body_module.validate_body))
     async with fake_server(smollm_dir) as (client, engine, _):
         response = await client.post(route.path, json=route.make(parts))

@@ -13,12 +13,9 @@ import httpx
 import orjson
 import pytest
 
-from tera_serve.errors import (
-    HeadersTooLargeError,
-    TeraError,
-    anthropic_error_type,
-    error_body_for_path,
-)
+from tera_serve.adapters.messages_errors import anthropic_error_type
+from tera_serve.adapters.protocols import error_json
+from tera_serve.errors import HeadersTooLargeError, TeraError
 from tests.support.fake_app import FAKE_MODEL_ID
 from tests.support.raw_http import exchange, json_of, request_head, split_response
 from tests.unit.security.support import (
@@ -94,11 +91,10 @@ def test_every_error_class_gets_its_side_of_the_table() -> None:
 
 @pytest.mark.parametrize("path", ROUTES)
 def test_the_431_body_on_each_anthropic_route(path: str) -> None:
-    body = error_body_for_path(HeadersTooLargeError(4096), path)
+    body = orjson.loads(error_json(HeadersTooLargeError(4096), path))
     assert body["error"]["type"] == "invalid_request_error" and is_anthropic_error(body)
-    assert error_body_for_path(HeadersTooLargeError(4096), "/v1/chat/completions")["error"][
-        "code"
-    ] == ("headers_too_large")
+    openai = orjson.loads(error_json(HeadersTooLargeError(4096), "/v1/chat/completions"))
+    assert openai["error"]["code"] == "headers_too_large"
 
 
 # --- each status from the real server -------------------------------------------------------
