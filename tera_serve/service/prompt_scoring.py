@@ -80,19 +80,6 @@ def vllm_prompt_logprobs(positions: Sequence[PositionLogprobs | None]) -> list[A
     return out
 
 
-def cached_prompt_tokens(by_choice: Mapping[int, int], choices_per_prompt: int) -> int:
-    """Prompt tokens served from the prefix cache, counted once per prompt as the prompt is.
-
-    The n choices of one prompt are separate engine requests; the fewest hits among them is
-    what the cache held before this request (a sibling's own prefill does not count).
-    """
-    per_prompt: dict[int, int] = {}
-    for index, cached in by_choice.items():
-        group = index // max(choices_per_prompt, 1)
-        per_prompt[group] = min(per_prompt.get(group, cached), cached)
-    return sum(per_prompt.values())
-
-
 class EchoTracker:
     """Hands each choice its echoed prompt once, on the choice's first event."""
 

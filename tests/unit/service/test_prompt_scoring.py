@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tera_serve.engine.base import PositionLogprobs, TokenLogprob
-from tera_serve.service.prompt_scoring import cached_prompt_tokens, legacy_logprobs
+from tera_serve.core.logprobs import PositionLogprobs, TokenLogprob
+from tera_serve.service.prompt_scoring import legacy_logprobs
 from tests.support.fake_app import FAKE_MODEL_ID, fake_server
 
 PROMPT = "The quick brown fox jumps over the lazy dog"
@@ -50,12 +50,6 @@ def test_legacy_logprobs_first_prompt_position_is_null() -> None:
         "top_logprobs": [None, {"b": -0.5}],
         "text_offset": [0, 1],
     }
-
-
-def test_cached_tokens_count_each_prompt_once_with_the_fewest_hits() -> None:
-    # Two prompts, n=2: choices 0-1 share prompt 0, 2-3 share prompt 1.
-    assert cached_prompt_tokens({0: 32, 1: 16, 2: 0, 3: 48}, 2) == 16
-    assert cached_prompt_tokens({}, 1) == 0
 
 
 async def test_echo_prepends_the_prompt_and_its_logprobs(smollm_dir: Path) -> None:
