@@ -17,7 +17,8 @@ tags are ordinary (not special) tokens of DeepSeek's vocabulary, so they reach t
 The arguments stream as written, from the object's `{` to the fence: whitespace and
 backticks at the end of what has arrived are held until more text shows whether they are
 the closing fence, so the fragments of a call concatenate to the same string however the
-output was cut.
+output was cut. `<｜tool▁call▁end｜>` ends a call wherever it stands, even inside a JSON
+string: it is a token of its own, which no text spells.
 """
 
 from __future__ import annotations

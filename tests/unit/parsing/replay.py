@@ -11,6 +11,7 @@ import functools
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tera_serve.parsing.base import OutputParser, ParsedDelta
 from tests.fixtures.qwen3 import qwen3_tokenizer
@@ -26,12 +27,14 @@ def tag_ids() -> dict[str, int]:
 
 
 @functools.cache
-def token_feeds(text: str, *, eos: bool = True) -> tuple[tuple[int, str], ...]:
-    """(token id, text delta) per generated token of `text`."""
-    tokenizer = qwen3_tokenizer()
+def token_feeds(
+    text: str, *, eos: bool = True, tokenizer: Any = None, eos_token: str = "<|im_end|>"
+) -> tuple[tuple[int, str], ...]:
+    """(token id, text delta) per generated token of `text` (Qwen3's tokenizer unless given)."""
+    tokenizer = tokenizer or qwen3_tokenizer()
     ids = list(tokenizer.encode(text, add_special_tokens=False))
     if eos:
-        ids.append(tag_ids()["<|im_end|>"])
+        ids.append(int(tokenizer.convert_tokens_to_ids(eos_token)))
     out: list[tuple[int, str]] = []
     emitted = ""
     for end in range(1, len(ids) + 1):
