@@ -203,15 +203,6 @@ class ServerConfig:
     for /v1/score), checked before any work (OpenAI's limit)."""
     max_embedding_tokens: int = 300_000
     """Most tokens one pooling request may carry over all its inputs (OpenAI's limit)."""
-    embedded_embeddings: bool = True
-    """With no --model and no --config: serve all-MiniLM-L6-v2
-    (sentence-transformers/all-MiniLM-L6-v2) for /v1/embeddings beside the embedded chat
-    model, when its package is installed."""
-    max_embedding_inputs: int = 2048
-    """Most inputs one /v1/embeddings request may carry (documents for /v1/rerank, pairs
-    for /v1/score), checked before any work (OpenAI's limit)."""
-    max_embedding_tokens: int = 300_000
-    """Most tokens one pooling request may carry over all its inputs (OpenAI's limit)."""
     cpu_workers: int = 0
     """Threads for CPU work kept off the event loop (body parsing, schema checks,
     tokenization, templates); 0: one per core, at most 4."""
