@@ -12,19 +12,22 @@ from fastapi import FastAPI
 from tera_serve import __version__
 from tera_serve.adapters.protocols import error_json
 from tera_serve.http.access import AccessLogMiddleware
+from tera_serve.http.completions_routes import build_completions_router
 from tera_serve.http.context import ServerContext
 from tera_serve.http.conversation_routes import build_conversation_router
 from tera_serve.http.embeddings_routes import build_embeddings_router
 from tera_serve.http.errors import install_error_handlers
 from tera_serve.http.messages_routes import build_messages_router
+from tera_serve.http.models_routes import build_models_router
 from tera_serve.http.openapi import publish_request_schemas
+from tera_serve.http.operations_routes import build_operations_router
 from tera_serve.http.playground import build_playground_router
 from tera_serve.http.request_id import RequestIdMiddleware
 from tera_serve.http.responses_routes import build_responses_router
-from tera_serve.http.routes import build_router
 from tera_serve.http.speech_routes import build_speech_router
 from tera_serve.http.startup import load_models_and_freeze, open_response_store
 from tera_serve.http.stored_responses_routes import build_stored_responses_router
+from tera_serve.http.tokenize_routes import build_tokenize_router
 from tera_serve.security.middleware import GuardMiddleware
 
 
@@ -60,7 +63,10 @@ def create_app(context: ServerContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.include_router(build_conversation_router())
-    app.include_router(build_router())
+    app.include_router(build_completions_router())
+    app.include_router(build_models_router())
+    app.include_router(build_operations_router())
+    app.include_router(build_tokenize_router())
     app.include_router(build_messages_router())
     app.include_router(build_responses_router())
     app.include_router(build_stored_responses_router())
