@@ -111,6 +111,7 @@ class ChatChunkEncoder(OpenAIStreamEnding, NothingToComplete):
     def __init__(self, answer: PreparedAnswer, options: ChatOptions) -> None:
         self._answer = answer
         self._stream_options = options.stream
+        self._reasoning_fields = options.reasoning_fields
         self._builder = _DeltaBuilder(options.reasoning_fields)
         self._started: set[int] = set()
         self._base = {
@@ -144,8 +145,12 @@ class ChatChunkEncoder(OpenAIStreamEnding, NothingToComplete):
         events = step.events
         if len(events) == 1 and step.end is None and step.choice in self._started:
             event = events[0]
-            if type(event) is BlockDelta and event.kind is BlockKind.TEXT and not step.logprobs:
-                return [self._frame(step.choice, {"content": event.text}, None)]  # per token
+            if type(event) is BlockDelta and not step.logprobs:  # the per-token cases
+                if event.kind is BlockKind.TEXT:
+                    return [self._frame(step.choice, {"content": event.text}, None)]
+                if event.kind is BlockKind.REASONING:
+                    delta = dict.fromkeys(self._reasoning_fields, event.text)
+                    return [self._frame(step.choice, delta, None)]
         frames: list[bytes] = []
         delta = self._builder.delta(step)
         if delta or step.logprobs:

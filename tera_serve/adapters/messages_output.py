@@ -166,6 +166,11 @@ class MessagesStreamEncoder(NothingToComplete):
         frames.append(event_frame("content_block_stop", stop))
 
     def frames(self, step: Step) -> list[bytes]:
+        events = step.events
+        if len(events) == 1 and self._started and step.end is None:
+            event = events[0]  # the per-token case: one more piece of the open text
+            if type(event) is BlockDelta and event.kind is BlockKind.TEXT:
+                return [_TEXT_HEAD % event.block + orjson.dumps(event.text) + b"}}\n\n"]
         frames = [] if self._started else self._message_start(step.cached_tokens)
         for event in step.events:
             if type(event) is BlockDelta:

@@ -29,10 +29,8 @@ Disconnected = Callable[[], Coroutine[Any, Any, None]]
 """Returns once the client has gone away."""
 
 
-def logged_finish(end: ChoiceEnd | None) -> str | None:
+def logged_finish(end: ChoiceEnd) -> str:
     """The finish reason in the access log and metrics (the Tera contract's names)."""
-    if end is None:
-        return None
     return "tool_calls" if end.called_tools and end.reason == "stop" else end.reason
 
 
@@ -62,7 +60,9 @@ async def stream_frames(
         async with asyncio.timeout(timeout_s):
             async for step in steps:
                 usage.add(step)
-                observer.on_tokens(step.new_tokens, logged_finish(step.end))
+                observer.on_tokens(
+                    step.new_tokens, None if step.end is None else logged_finish(step.end)
+                )
                 frames = encoder.frames(step)
                 if frames:
                     # One write per step: the last step's text and its final frame go out
@@ -104,7 +104,9 @@ async def folded_body(
             async for step in steps:
                 usage.add(step)
                 folder.add(step)
-                observer.on_tokens(step.new_tokens, logged_finish(step.end))
+                observer.on_tokens(
+                    step.new_tokens, None if step.end is None else logged_finish(step.end)
+                )
         finally:
             await steps.aclose()  # type: ignore[attr-defined]
         body = folder.response(usage.snapshot())
