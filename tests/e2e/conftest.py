@@ -30,9 +30,17 @@ DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 QWEN = "tera-test/tiny-qwen3"
 OSS = "tera-test/tiny-gpt-oss"
 QWEN35 = "tera-test/tiny-qwen3.5-vl"
+DEEPSEEK = "tera-test/scripted-deepseek-v3"
 
 # The shared servers, in the order their users run.
-SHARED_SERVERS = ("default_server", "hostile_server", "qwen_server", "oss_server", "vision_server")
+SHARED_SERVERS = (
+    "default_server",
+    "hostile_server",
+    "qwen_server",
+    "oss_server",
+    "deepseek_server",
+    "vision_server",
+)
 _running: dict[str, LiveServer] = {}
 
 
@@ -152,6 +160,17 @@ def oss_server(tiny_gpt_oss_dir: Path) -> Iterator[LiveServer]:
         "gpt-oss",
     ) as server:
         yield _shared("oss_server", server)
+
+
+@pytest.fixture(scope="session")
+def deepseek_server() -> Iterator[LiveServer]:
+    """The scripted DeepSeek-V3-tokenizer model (think, tool call, answer), for the family's
+    tests on every protocol."""
+    from tests.fixtures.deepseek_v3 import build_scripted_deepseek_v3
+
+    args = ["--model", str(build_scripted_deepseek_v3()), "--served-model-name", DEEPSEEK]
+    with live_server([*args, *CPU_TEST_ENGINE_ARGS], "deepseek-v3") as server:
+        yield _shared("deepseek_server", server)
 
 
 @pytest.fixture(scope="session")
