@@ -3,6 +3,7 @@ limits, admission, request ids, metrics and log line as generation."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -35,6 +36,12 @@ from tera_serve.service.rerank import (
 )
 
 BodyT = TypeVar("BodyT", bound=PoolingFields)
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone (the body is read: only a disconnect comes next)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _json(body: bytes) -> Response:
@@ -89,6 +96,7 @@ def build_embeddings_router(metrics_registry: CollectorRegistry) -> APIRouter:
             request.state.request_id,
             context.config.request_timeout_s,
             observer(request, served, route),
+            functools.partial(_disconnected, request),
         )
         return _json(await offload(embeddings_body, job, vectors, what="encoding the embeddings"))
 
@@ -110,6 +118,7 @@ def build_embeddings_router(metrics_registry: CollectorRegistry) -> APIRouter:
             request.state.request_id,
             context.config.request_timeout_s,
             observer(request, served, route),
+            functools.partial(_disconnected, request),
         )
         return _json(answer(job, scores))
 

@@ -14,7 +14,7 @@ from tera_serve.config import ServerConfig
 from tera_serve.engine.pooling import EMBED, PoolingEngine, PoolingInfo, Vector
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.embeddings import EmbeddingInput, EmbeddingRequest
-from tera_serve.service.pooling import run_inputs, truncated
+from tera_serve.service.pooling import Disconnected, run_inputs, truncated
 from tera_serve.service.pooling_inputs import InputBounds, TokenList, tokenize_inputs
 from tera_serve.service.pooling_metrics import PoolingObserver
 from tera_serve.service.registry import ServedModel
@@ -103,11 +103,14 @@ async def run_embeddings(
     request_id: str,
     timeout_s: float,
     observer: PoolingObserver,
+    disconnected: Disconnected | None = None,
 ) -> list[Vector]:
     async def embed(engine_id: str, ids: TokenList) -> Vector:
         return truncated(await engine.embed(engine_id, ids), job.dimensions)
 
-    return await run_inputs(job.token_lists, embed, request_id, timeout_s, observer, job.tokens)
+    return await run_inputs(
+        job.token_lists, embed, request_id, timeout_s, observer, job.tokens, disconnected
+    )
 
 
 def _encoded(vector: Vector, encoding_format: str) -> object:

@@ -4,6 +4,7 @@ batches them), under the request's deadline; a failure or a cancellation stops t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -11,11 +12,15 @@ import numpy as np
 
 from tera_serve.engine.base import EngineDeadError, EngineRequestError
 from tera_serve.engine.pooling import Vector
-from tera_serve.errors import RequestTimeoutError, TeraError
+from tera_serve.errors import ClientDisconnectedError, RequestTimeoutError, TeraError
 from tera_serve.service.failures import as_tera_error
 from tera_serve.service.pooling_metrics import PoolingObserver
 
 T = TypeVar("T")
+
+
+Disconnected = Callable[[], Coroutine[Any, Any, None]]
+"""Returns when the client has gone (the route's watch on the connection)."""
 
 
 async def run_inputs(
@@ -25,22 +30,36 @@ async def run_inputs(
     timeout_s: float,
     observer: PoolingObserver,
     tokens: int,
+    disconnected: Disconnected | None = None,
 ) -> list[Vector]:
-    """`run_one(engine_request_id, item)` for every item concurrently; results in order."""
+    """`run_one(engine_request_id, item)` for every item concurrently; results in order.
+    A client that goes away, or the deadline, cancels every input's engine request."""
     observer.start(len(items), tokens)
+    work = asyncio.create_task(_all(items, run_one, request_id))
+    watcher = asyncio.create_task(disconnected() if disconnected else asyncio.Event().wait())
     outcome = "error"
     try:
-        async with asyncio.timeout(timeout_s):
-            results = await _all(items, run_one, request_id)
-        outcome = "ok"
-        return results
-    except TimeoutError:
+        done, _ = await asyncio.wait(
+            {work, watcher}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if work in done:
+            results = work.result()
+            outcome = "ok"
+            return results
+        if watcher in done:
+            outcome = "client_closed"
+            raise ClientDisconnectedError("The client closed the connection.")
         outcome = "timeout"
-        raise RequestTimeoutError(timeout_s) from None
+        raise RequestTimeoutError(timeout_s)
     except asyncio.CancelledError:
         outcome = "client_closed"
         raise
     finally:
+        for task in (work, watcher):
+            task.cancel()
+        for task in (work, watcher):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         observer.finish(outcome)
 
 

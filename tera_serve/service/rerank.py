@@ -17,7 +17,7 @@ from tera_serve.engine.pooling import CLASSIFY, PairInput, PoolingEngine, Poolin
 from tera_serve.errors import InvalidRequestError
 from tera_serve.protocol.embeddings import RerankRequest, ScoreRequest
 from tera_serve.service.embeddings import input_bounds
-from tera_serve.service.pooling import cosine, run_inputs
+from tera_serve.service.pooling import Disconnected, cosine, run_inputs
 from tera_serve.service.pooling_inputs import (
     TokenList,
     check_count,
@@ -133,14 +133,17 @@ async def run_scores(
     request_id: str,
     timeout_s: float,
     observer: PoolingObserver,
+    disconnected: Disconnected | None = None,
 ) -> list[float]:
     if job.pairs is not None:
         outputs = await run_inputs(
-            job.pairs, engine.classify, request_id, timeout_s, observer, job.tokens
+            job.pairs, engine.classify, request_id, timeout_s, observer, job.tokens, disconnected
         )
         return [_pair_score(output) for output in outputs]
     lists = job.first_ids + job.second_ids
-    vectors = await run_inputs(lists, engine.embed, request_id, timeout_s, observer, job.tokens)
+    vectors = await run_inputs(
+        lists, engine.embed, request_id, timeout_s, observer, job.tokens, disconnected
+    )
     firsts, seconds = vectors[: len(job.first_ids)], vectors[len(job.first_ids) :]
     if len(firsts) == 1:
         return [cosine(firsts[0], v) for v in seconds]
