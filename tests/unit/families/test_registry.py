@@ -71,3 +71,27 @@ def test_a_harmony_parser_on_a_jinja_model_is_refused_at_load() -> None:
 
 def test_one_unset_name_is_checked_at_load_only() -> None:
     check_parser_pair("qwen3", None)
+
+
+def test_every_family_names_parsers_vllm_registers() -> None:
+    """The names a family declares are vLLM's own (the engine is given the reasoning one)."""
+    from tera_serve.runtime_env import prepare_vllm_environment
+
+    prepare_vllm_environment()
+    from vllm.reasoning import ReasoningParserManager
+    from vllm.tool_parsers import ToolParserManager
+
+    from tera_serve.families.registry import FAMILIES
+
+    reasoning = set(ReasoningParserManager.list_registered())
+    tools = set(ToolParserManager.list_registered())
+    for family in FAMILIES:
+        assert family.reasoning_parser is None or family.reasoning_parser in reasoning, family
+        assert family.tool_call_parser is None or family.tool_call_parser in tools, family
+
+
+def test_unknown_names_are_refused_with_the_key_they_came_in() -> None:
+    with pytest.raises(ConfigError, match="reasoning_parser must be one of"):
+        check_parser_pair("bogus", None)
+    with pytest.raises(ConfigError, match="tool_call_parser must be one of"):
+        resolve_family(SimpleNamespace(model_type="qwen3"), None, tool_call_parser="bogus")
