@@ -45,3 +45,18 @@ def test_first_use_unpacks_into_the_cache_then_reuses_it(
     assert capsys.readouterr().err == ""  # the second start finds the folder
     assert packaged.resolve_embedding_model("@minilm") == str(folder)
     assert packaged.resolve_embedding_model("BAAI/bge-m3") == "BAAI/bge-m3"
+
+
+def test_no_model_serves_minilm_beside_the_chat_model_unless_turned_off(smollm_dir: Path) -> None:
+    from tera_serve.cli import build_parser, resolve_config
+
+    parser = build_parser()
+    models = resolve_config(parser.parse_args([])).models
+    embedding = [m for m in models if m.task == "embedding"]
+    assert [m.served_id for m in embedding] == [packaged.EMBEDDING_MODEL_ID]
+    assert embedding[0].model == packaged.EMBEDDING_MODEL_REF
+    assert models[0].task == "chat"
+    off = resolve_config(parser.parse_args(["--no-embedded-embeddings"])).models
+    assert all(m.task != "embedding" for m in off)
+    alone = resolve_config(parser.parse_args(["--model", str(smollm_dir)])).models
+    assert [m.task for m in alone] == ["chat"]

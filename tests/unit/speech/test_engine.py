@@ -59,9 +59,10 @@ def test_no_model_serves_kokoro_beside_smollm2_unless_turned_off(smollm_dir: Pat
     from tera_serve.cli import build_parser, resolve_config
 
     parser = build_parser()
-    served = [m.served_id for m in resolve_config(parser.parse_args([])).models]
+    no_embeddings = ["--no-embedded-embeddings"]
+    served = [m.served_id for m in resolve_config(parser.parse_args(no_embeddings)).models]
     assert served == ["HuggingFaceTB/SmolLM2-135M-Instruct", "hexgrad/Kokoro-82M"]
-    off = resolve_config(parser.parse_args(["--no-embedded-speech"])).models
+    off = resolve_config(parser.parse_args(["--no-embedded-speech", *no_embeddings])).models
     assert [m.served_id for m in off] == ["HuggingFaceTB/SmolLM2-135M-Instruct"]
     with_model = resolve_config(parser.parse_args(["--model", str(smollm_dir)])).models
     assert [m.task for m in with_model] == ["chat"]
