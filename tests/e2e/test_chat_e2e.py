@@ -182,7 +182,8 @@ def test_models_lists_tera_fields(client: openai.OpenAI, default_server: LiveSer
     assert set(card["pricing"]) == {"input", "output", "cache_read"}
     assert "temperature" in card["supported_sampling_parameters"]
     assert "logprobs" in card["supported_features"]
-    assert [m.id for m in client.models.list()] == [DEFAULT_MODEL, "hexgrad/Kokoro-82M"]
+    served = {m.id for m in client.models.list()}
+    assert served == {DEFAULT_MODEL, "hexgrad/Kokoro-82M", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
 def test_text_completions(client: openai.OpenAI) -> None:
