@@ -63,6 +63,8 @@ PROMPT = "Plan three days in Lisbon for me, with one museum per day and a dinner
 TARGET_TOKENS_PER_S = 20_000
 TARGET_P99_MS = 5.0
 TARGET_STREAMS = 64
+SHORT_PHASE = "short"
+"""Saturated chat with `short_tokens` per request: where per-request work shows."""
 
 
 # ----------------------------------------------------------------------------- server side
@@ -246,7 +248,8 @@ class Options:
     name: str = "frontend"
     results_dir: Path = RESULTS_DIR
     profile: str | None = None
-    phases: tuple[str, ...] = ("saturated", "paced")
+    phases: tuple[str, ...] = ("saturated", "paced", SHORT_PHASE)
+    short_tokens: int = 16
 
 
 @dataclass
@@ -266,6 +269,9 @@ class LevelResult:
     full_gcs: int = 0
     """Full (generation 2) garbage collections in the server during the level."""
     full_gc_max_ms: float = 0.0
+    server_cpu_us_per_request: float = float("nan")
+    """Server CPU in the window over the requests that ended in it: the per-request cost
+    (body parsing, validation, template, tokenization, admission), plain in the short phase."""
 
 
 @dataclass
@@ -279,6 +285,7 @@ class MemoryResult:
     peak_rss_mb: float
     full_gcs: int = 0
     full_gc_max_ms: float = 0.0
+    server_cpu_us_per_request: float = float("nan")
 
 
 @dataclass
@@ -493,6 +500,7 @@ class Client:
 
         tokens_in = sum(1 for r in replies for t in r.arrivals if in_window(t))
         frames_in = sum(1 for r in replies for t in r.frames if in_window(t))
+        ended_in = sum(1 for r in replies if r.ok and r.frames and in_window(r.frames[-1]))
         latencies: list[float] = []
         for reply in replies:
             if reply.response_id is None:
@@ -524,6 +532,7 @@ class Client:
             latency_samples=len(latencies),
             full_gcs=len(full_gc_ms),
             full_gc_max_ms=max(full_gc_ms, default=0.0),
+            server_cpu_us_per_request=server_cpu / ended_in * 1e6 if ended_in else float("nan"),
         )
 
     async def memory(self, session: Any, options: Options) -> MemoryResult:
@@ -535,11 +544,11 @@ class Client:
         await self._requests(session, url, body, warm, options.rss_concurrency)
         await self.stamps(session)
         before = self.server.memory_info().rss / 2**20
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), self._cpu(self.server)
         errors = await self._requests(
             session, url, body, options.rss_requests, options.rss_concurrency
         )
-        elapsed = time.perf_counter() - started
+        elapsed, cpu_used = time.perf_counter() - started, self._cpu(self.server) - cpu_before
         after = self.server.memory_info().rss / 2**20
         _, full_gc_ms = await self.stamps(session)
         return MemoryResult(
@@ -552,6 +561,7 @@ class Client:
             peak_rss_mb=_peak_rss_mb(self.server.pid),
             full_gcs=len(full_gc_ms),
             full_gc_max_ms=max(full_gc_ms, default=0.0),
+            server_cpu_us_per_request=cpu_used / options.rss_requests * 1e6,
         )
 
     async def _requests(self, session: Any, url: str, body: bytes, count: int, streams: int) -> int:
@@ -585,13 +595,15 @@ async def _drive(base_url: str, server_pid: int, options: Options) -> Report:
             paced = phase == "paced"
             delay = options.paced_step_ms / 1000 if paced else 0.0
             tokens = options.paced_tokens if paced else options.tokens
+            tokens = options.short_tokens if phase == SHORT_PHASE else tokens
             await client.control(session, step_delay_s=delay, record=True)
             for streams in options.concurrency:
                 result = await client.level(session, phase, streams, tokens, options)
                 report.levels.append(result)
                 print(
                     f"{phase:9s} {streams:4d} streams: {result.tokens_per_s:9.0f} tokens/s "
-                    f"{result.server_cpu_us_per_token:7.1f} µs/token (server CPU "
+                    f"{result.server_cpu_us_per_token:7.1f} µs/token "
+                    f"{result.server_cpu_us_per_request:7.0f} µs/request (server CPU "
                     f"{result.server_cpu_util:.0%}, client {result.client_cpu_util:.0%}) "
                     f"latency p50 {result.latency_p50_ms:.2f} ms p99 "
                     f"{result.latency_p99_ms:.2f} ms, {result.full_gcs} full GCs, "
@@ -606,6 +618,7 @@ async def _drive(base_url: str, server_pid: int, options: Options) -> Report:
                 f"{memory.requests} requests: RSS {memory.rss_before_mb:.1f} → "
                 f"{memory.rss_after_mb:.1f} MB (growth {memory.rss_growth_mb:+.1f} MB), "
                 f"peak {memory.peak_rss_mb:.1f} MB, {memory.requests_per_s:.0f} requests/s, "
+                f"{memory.server_cpu_us_per_request:.0f} server CPU µs/request, "
                 f"{memory.full_gcs} full GCs",
                 flush=True,
             )
@@ -698,6 +711,7 @@ def write_results(report: Report, command: str) -> tuple[Path, Path]:
     rows = "".join(
         f"| {r.phase} | {r.streams} | {r.requests} | {_fmt(r.tokens_per_s, 0)} "
         f"| {_fmt(r.chunks_per_s, 0)} | {_fmt(r.server_cpu_us_per_token)} "
+        f"| {_fmt(r.server_cpu_us_per_request, 0)} "
         f"| {r.server_cpu_util:.0%} | {r.client_cpu_util:.0%} | {_fmt(r.latency_p50_ms, 2)} "
         f"| {_fmt(r.latency_p99_ms, 2)} | {r.full_gcs} ({r.full_gc_max_ms:.0f} ms) "
         f"| {r.errors} |\n"
@@ -715,14 +729,17 @@ def write_results(report: Report, command: str) -> tuple[Path, Path]:
         f"{options.warmup_s:g} s of ramp-up. Latency: engine yield → client read, per token.\n\n",
         f"Machine: {report.machine}; a shared 2-core development box, so numbers are noisy.\n\n",
         "| phase | streams | requests | tokens/s | SSE chunks/s | server CPU µs/token "
-        "| server CPU | client CPU | added latency p50 ms | p99 ms | full GCs (longest) "
-        "| errors |\n",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| server CPU µs/request | server CPU | client CPU | added latency p50 ms | p99 ms "
+        "| full GCs (longest) | errors |\n",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         rows,
     ]
     target = _target_line(report)
     if target:
         text += ["\n", target, "\n"]
+    per_request = _per_request_line(report)
+    if per_request:
+        text += ["\n", per_request, "\n"]
     ratios = _protocol_ratio_lines(report)
     if ratios:
         text += ["\n", *ratios]
@@ -735,6 +752,7 @@ def write_results(report: Report, command: str) -> tuple[Path, Path]:
             f"{memory.rss_before_mb:.1f} MB → {memory.rss_after_mb:.1f} MB "
             f"(**growth {memory.rss_growth_mb:+.1f} MB**; the design's budget is 20 MB), "
             f"peak RSS {memory.peak_rss_mb:.1f} MB, {memory.requests_per_s:,.0f} requests/s, "
+            f"**{memory.server_cpu_us_per_request:,.0f} server CPU µs/request**, "
             f"{memory.errors} errors, {memory.full_gcs} full GCs "
             f"(longest {memory.full_gc_max_ms:.0f} ms).\n",
         ]
@@ -781,6 +799,21 @@ def _protocol_ratio_lines(report: Report) -> list[str]:
     return lines
 
 
+def _per_request_line(report: Report) -> str:
+    """The unit-free guard of issue 28: server CPU per short request, at each level."""
+    short = [r for r in report.levels if r.phase == SHORT_PHASE]
+    if not short:
+        return ""
+    shown = ", ".join(
+        f"{_fmt(r.server_cpu_us_per_request, 0)} at {r.streams} streams" for r in short
+    )
+    return (
+        f"Server CPU µs per request, short phase ({report.options.short_tokens} tokens per "
+        f"request): {shown}. Compare with the previous run's table: a rise is per-request "
+        "work (parsing, validation, template, tokenization, admission) that long streams hide."
+    )
+
+
 def _target_line(report: Report) -> str:
     saturated = [r for r in report.levels if r.phase == "saturated" and r.streams == 64]
     paced = [r for r in report.levels if r.phase == "paced" and r.streams == 64]
@@ -805,7 +838,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--tokens", type=int, default=256, help="tokens/request (saturated)")
     parser.add_argument("--paced-step-ms", type=float, default=20.0)
     parser.add_argument("--paced-tokens", type=int, default=64)
-    parser.add_argument("--phases", nargs="+", default=["saturated", "paced"])
+    parser.add_argument("--phases", nargs="+", default=["saturated", "paced", SHORT_PHASE])
+    parser.add_argument("--short-tokens", type=int, default=16, help="tokens/request (short)")
     parser.add_argument("--rss-requests", type=int, default=10_000)
     parser.add_argument("--rss-tokens", type=int, default=16)
     parser.add_argument("--rss-concurrency", type=int, default=64)
@@ -842,6 +876,7 @@ def main(argv: Sequence[str] | None = None) -> Report | None:
         results_dir=args.results_dir,
         profile=args.profile,
         phases=tuple(args.phases),
+        short_tokens=args.short_tokens,
     )
     report = run(options)
     shown = " ".join(sys.argv[1:] if argv is None else argv)

@@ -39,20 +39,24 @@ def test_frontend_runner_on_a_tiny_configuration(smollm_dir: Path, tmp_path: Pat
         model_dir=str(smollm_dir),
         name="frontend-test",
         results_dir=tmp_path,
-        phases=("saturated", "paced", "responses"),
+        phases=("saturated", "paced", "responses", "short"),
+        short_tokens=3,
     )
     report = frontend.run(options)
-    phases = ["saturated", "paced", "responses"]
+    phases = ["saturated", "paced", "responses", "short"]
     assert [(r.phase, r.streams) for r in report.levels] == [(phase, 2) for phase in phases]
     for level in report.levels:
         assert level.errors == 0 and level.requests > 0
         assert level.tokens_per_s > 0 and level.latency_samples > 0
     assert report.memory is not None and report.memory.errors == 0
+    assert report.memory.server_cpu_us_per_request > 0
     csv_path, md_path = frontend.write_results(report, "frontend.py --test")
     rows = list(csv.DictReader(csv_path.open()))
     assert [row["phase"] for row in rows] == phases
+    assert all(row["server_cpu_us_per_request"] for row in rows)
     text = md_path.read_text()
-    assert "Memory over 20 requests" in text
+    assert "Memory over 20 requests" in text and "server CPU µs/request**" in text
+    assert "Server CPU µs per request, short phase (3 tokens per request): " in text
     assert "Responses server CPU per token / chat's: " in text
 
 
