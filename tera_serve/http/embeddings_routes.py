@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -23,7 +23,12 @@ from tera_serve.protocol.embeddings import (
     RerankRequest,
     ScoreRequest,
 )
-from tera_serve.service.embeddings import embeddings_body, prepare_embeddings, run_embeddings
+from tera_serve.service.embeddings import (
+    embeddings_body,
+    is_small,
+    prepare_embeddings,
+    run_embeddings,
+)
 from tera_serve.service.pooling_metrics import PoolingMetrics, PoolingObserver
 from tera_serve.service.registry import ServedModel
 from tera_serve.service.rerank import (
@@ -36,12 +41,21 @@ from tera_serve.service.rerank import (
 )
 
 BodyT = TypeVar("BodyT", bound=PoolingFields)
+T = TypeVar("T")
 
 
 async def _disconnected(request: Request) -> None:
     """Returns when the client has gone (the body is read: only a disconnect comes next)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+async def _work(small: bool, fn: Callable[..., T], *args: Any) -> T:
+    """A small request's preparation or answer on the loop (cheaper than the hop to the
+    pool, service/embeddings.is_small); anything larger in the CPU pool."""
+    if small:
+        return fn(*args)
+    return await offload(fn, *args, what="preparing the embeddings request")
 
 
 def _json(body: bytes) -> Response:
@@ -80,14 +94,8 @@ def build_embeddings_router(metrics_registry: CollectorRegistry) -> APIRouter:
         route = "/v1/embeddings"
         body = await _read(request, EmbeddingRequest)
         context, served, engine = await _admitted(request, body, route)
-        job = await offload(
-            prepare_embeddings,
-            body,
-            served,
-            engine.pooling,
-            context.config,
-            what="tokenizing the inputs",
-        )
+        small = is_small(body)
+        job = await _work(small, prepare_embeddings, body, served, engine.pooling, context.config)
         # Per-key token limits count a pooling request's input tokens (it generates none).
         guard_of(request).reserve(job.tokens, 0)
         vectors = await run_embeddings(
@@ -98,7 +106,7 @@ def build_embeddings_router(metrics_registry: CollectorRegistry) -> APIRouter:
             observer(request, served, route),
             functools.partial(_disconnected, request),
         )
-        return _json(await offload(embeddings_body, job, vectors, what="encoding the embeddings"))
+        return _json(await _work(small, embeddings_body, job, vectors))
 
     async def scored(
         request: Request,

@@ -34,6 +34,24 @@ class EmbeddingJob:
         return sum(len(ids) for ids in self.token_lists)
 
 
+INLINE_INPUTS = 16
+INLINE_UNITS = 4096
+"""A request of at most this many inputs and characters (or token ids) is prepared and
+answered on the loop: its work is a fraction of a millisecond, less than the hop to the
+CPU pool; anything larger runs in the pool (DESIGN rule 9)."""
+
+
+def is_small(body: EmbeddingRequest) -> bool:
+    value = body.input
+    if isinstance(value, str):
+        return len(value) <= INLINE_UNITS
+    if len(value) > INLINE_UNITS:
+        return False
+    units = sum(len(item) if isinstance(item, str | list) else 1 for item in value)
+    inputs = 1 if value and isinstance(value[0], int) else len(value)
+    return inputs <= INLINE_INPUTS and units <= INLINE_UNITS
+
+
 def input_bounds(
     served: ServedModel, pooling: PoolingInfo, server: ServerConfig, truncate: int | None
 ) -> InputBounds:
