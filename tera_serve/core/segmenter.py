@@ -14,6 +14,8 @@ from typing import Protocol
 from tera_serve.core.events import BlockDelta, BlockEnd, BlockKind, BlockStart, OutputEvent
 from tera_serve.core.events import ToolCallStart as CallStart
 
+_TEXT, _REASONING = BlockKind.TEXT, BlockKind.REASONING
+
 
 class CallPiece(Protocol):
     """Part of one tool call; the first piece of a call carries its id and name."""
@@ -49,6 +51,7 @@ class Segmenter:
 
     def __init__(self) -> None:
         self._open: BlockStart | None = None
+        self._open_kind: BlockKind | None = None  # the open block's, read per token
         self._count = 0
         self._call_blocks: dict[int, int] = {}
 
@@ -58,13 +61,12 @@ class Segmenter:
 
     def feed(self, parsed: ParsedPiece) -> tuple[OutputEvent, ...]:
         reasoning, content, calls = parsed.reasoning, parsed.content, parsed.tool_calls
-        open_block = self._open
         # The per-token case: more text of the open block's kind, and nothing else.
-        if open_block is not None and not calls:
-            if content and not reasoning and open_block.kind is BlockKind.TEXT:
-                return (BlockDelta(open_block.block, BlockKind.TEXT, content),)
-            if reasoning and not content and open_block.kind is BlockKind.REASONING:
-                return (BlockDelta(open_block.block, BlockKind.REASONING, reasoning),)
+        kind = self._open_kind
+        if kind is _TEXT and content and not reasoning and not calls:
+            return (BlockDelta(self._count - 1, _TEXT, content),)
+        if kind is _REASONING and reasoning and not content and not calls:
+            return (BlockDelta(self._count - 1, _REASONING, reasoning),)
         events: list[OutputEvent] = []
         if reasoning:
             self._text(BlockKind.REASONING, reasoning, events)
@@ -83,15 +85,15 @@ class Segmenter:
     def _end(self, events: list[OutputEvent]) -> None:
         if self._open is not None:
             events.append(BlockEnd(self._open.block, self._open.kind))
-            self._open = None
+            self._open = self._open_kind = None
 
     def _start(
         self, kind: BlockKind, events: list[OutputEvent], call: CallStart | None = None
     ) -> BlockStart:
         self._end(events)
         start = BlockStart(self._count, kind, call)
-        self._count += 1
-        self._open = start
+        self._count += 1  # so the open block is always the last started, _count - 1
+        self._open, self._open_kind = start, kind
         events.append(start)
         return start
 
