@@ -208,6 +208,7 @@ class CellResult:
     engine_cpu_us_per_token: float
     output_tokens_per_s: float
     requests_per_s: float
+    first_error: str = ""
 
 
 @dataclass
@@ -295,17 +296,25 @@ def sse_usage_tokens(part: bytes) -> int | None:
     return None
 
 
-async def send_one(session: Any, url: str, body: bytes, stream: bool) -> int | None:
-    """One request; its output tokens (the last usage seen), or None if it failed."""
+class RequestFailed(Exception):
+    """A request that did not end in a usage count: its status and the start of its body."""
+
+
+async def send_one(session: Any, url: str, body: bytes, stream: bool) -> int:
+    """One request; its output tokens (the last usage seen). Raises RequestFailed."""
     import orjson
 
     headers = {"content-type": "application/json"}
     async with session.post(url, data=body, headers=headers) as response:
         if response.status != 200:
-            await response.read()
-            return None
+            text = (await response.read())[:200].decode(errors="replace")
+            raise RequestFailed(f"HTTP {response.status}: {text}")
         if not stream:
-            return usage_tokens(orjson.loads(await response.read()))
+            raw = await response.read()
+            found = usage_tokens(orjson.loads(raw))
+            if found is None:
+                raise RequestFailed(f"no usage in {raw[:200]!r}")
+            return found
         tokens = None
         buffer = b""
         async for chunk in response.content.iter_any():
@@ -315,6 +324,8 @@ async def send_one(session: Any, url: str, body: bytes, stream: bool) -> int | N
             for part in parts:
                 found = sse_usage_tokens(part)
                 tokens = found if found is not None else tokens
+        if tokens is None:
+            raise RequestFailed("stream ended without usage")
         return tokens
 
 
@@ -327,31 +338,36 @@ class Counter:
         return self.next
 
 
-async def drive(
-    session: Any, base_url: str, model: str, cell: Cell, counter: Counter
-) -> tuple[int, int, int]:
-    """`cell.prompts` requests over `cell.concurrency` workers: (ok, failed, tokens)."""
+@dataclass
+class Driven:
+    ok: int = 0
+    failed: int = 0
+    tokens: int = 0
+    first_error: str = ""
+
+
+async def drive(session: Any, base_url: str, model: str, cell: Cell, counter: Counter) -> Driven:
+    """`cell.prompts` requests over `cell.concurrency` workers."""
     url = base_url + PATHS[cell.protocol]
     remaining = cell.prompts
-    ok = failed = tokens = 0
+    driven = Driven()
 
     async def worker() -> None:
-        nonlocal remaining, ok, failed, tokens
+        nonlocal remaining
         while remaining > 0:
             remaining -= 1
             body = request_body(cell.protocol, model, cell, counter.take())
             try:
+                # Awaited first: `x += await ...` would read x before the wait.
                 got = await send_one(session, url, body, cell.stream)
-            except Exception:
-                got = None
-            if got is None:
-                failed += 1
-            else:
-                ok += 1
-                tokens += got
+                driven.tokens += got
+                driven.ok += 1
+            except Exception as error:  # counted and shown, the cell goes on
+                driven.failed += 1
+                driven.first_error = driven.first_error or f"{type(error).__name__}: {error}"
 
     await asyncio.gather(*(worker() for _ in range(cell.concurrency)))
-    return ok, failed, tokens
+    return driven
 
 
 def _per(value: float, count: float, scale: float = 1e6) -> float:
@@ -381,10 +397,14 @@ async def measure_server(
         refused: set[tuple[str, bool]] = set()
         for protocol, mode in itertools.product(options.protocols, options.modes):
             warm = Cell(protocol, mode == "stream", 16, 1, options.warmup_requests)
-            _ok, failed, _tokens = await drive(session, base_url, label, warm, counter)
-            if failed:
+            warmed = await drive(session, base_url, label, warm, counter)
+            if warmed.failed:
                 # A protocol this server does not serve: its cells are left out, noted.
-                print(f"[{label}] {server}: warm-up {warm.label} failed; skipped", flush=True)
+                print(
+                    f"[{label}] {server}: warm-up {warm.label} failed ({warmed.first_error}); "
+                    "skipped",
+                    flush=True,
+                )
                 note.skipped.append(f"{protocol} {mode}")
                 refused.add((protocol, warm.stream))
         for cell in options.cells():
@@ -392,7 +412,8 @@ async def measure_server(
                 continue
             before = CpuSnapshot.take(api_pid, engine_pids)
             started = time.perf_counter()
-            ok, failed, tokens = await drive(session, base_url, label, cell, counter)
+            driven = await drive(session, base_url, label, cell, counter)
+            ok, failed, tokens = driven.ok, driven.failed, driven.tokens
             wall = time.perf_counter() - started
             after = CpuSnapshot.take(api_pid, engine_pids)
             api = after.api_s - before.api_s
@@ -415,6 +436,7 @@ async def measure_server(
                 engine_cpu_us_per_token=_per(engine_s, tokens),
                 output_tokens_per_s=_per(tokens, wall, 1.0),
                 requests_per_s=_per(ok, wall, 1.0),
+                first_error=driven.first_error[:300],
             )
             out.append(result)
             print(
@@ -422,7 +444,8 @@ async def measure_server(
                 f"{tokens:6d} tokens, API {result.api_cpu_us_per_request:9,.0f} µs/request "
                 f"{result.api_cpu_us_per_token:7,.0f} µs/token, engine "
                 f"{result.engine_cpu_us_per_token:7,.0f} µs/token, "
-                f"{result.output_tokens_per_s:7.1f} tok/s",
+                f"{result.output_tokens_per_s:7.1f} tok/s"
+                + (f"; first error: {driven.first_error[:200]}" if failed else ""),
                 flush=True,
             )
     return out
@@ -596,6 +619,14 @@ def markdown(report: Report) -> str:
                 f"| {shown('api_cpu_us_per_request')} | {shown('api_cpu_us_per_token')} "
                 f"| {shown('output_tokens_per_s')} |"
             )
+    failures = [r for r in report.results if r.failed]
+    if failures:
+        lines += ["", "Failed requests (the first error of each cell):", ""]
+        lines += [
+            f"- {r.server}, {r.protocol} {'stream' if r.stream else 'plain'} "
+            f"{r.output_len} out c={r.concurrency}: {r.failed} failed; `{r.first_error}`"
+            for r in failures
+        ]
     return "\n".join(lines) + "\n"
 
 
