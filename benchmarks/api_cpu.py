@@ -410,12 +410,18 @@ async def measure_server(
         for cell in options.cells():
             if (cell.protocol, cell.stream) in refused:
                 continue
-            before = CpuSnapshot.take(api_pid, engine_pids)
-            started = time.perf_counter()
-            driven = await drive(session, base_url, label, cell, counter)
+            # A fresh pool per cell: a kept-alive connection idle past the server's
+            # keep-alive timeout (uvicorn: 5 s) during the previous cell would be closed
+            # under a request of this one.
+            async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0), timeout=timeout
+            ) as cell_session:
+                before = CpuSnapshot.take(api_pid, engine_pids)
+                started = time.perf_counter()
+                driven = await drive(cell_session, base_url, label, cell, counter)
+                wall = time.perf_counter() - started
+                after = CpuSnapshot.take(api_pid, engine_pids)
             ok, failed, tokens = driven.ok, driven.failed, driven.tokens
-            wall = time.perf_counter() - started
-            after = CpuSnapshot.take(api_pid, engine_pids)
             api = after.api_s - before.api_s
             engine_s = after.engine_since(before)
             result = CellResult(
