@@ -91,12 +91,16 @@ class _DeltaBuilder:
             delta["tool_calls"] = calls
         return delta
 
+    def ordinal(self, block: int) -> int:
+        """The tool-call ordinal of a call block that has started."""
+        return self._ordinals.get(block, 0)
+
     def _arguments(self, calls: list[dict[str, Any]], event: BlockDelta) -> None:
         last = calls[-1] if calls else None
         if last is not None and last["_block"] == event.block:
             last["function"]["arguments"] += event.text  # the call's first piece
             return
-        ordinal = self._ordinals.get(event.block, 0)
+        ordinal = self.ordinal(event.block)
         calls.append({"index": ordinal, "function": {"arguments": event.text}, "_block": -1})
 
 
@@ -151,6 +155,9 @@ class ChatChunkEncoder(OpenAIStreamEnding, NothingToComplete):
                 if event.kind is BlockKind.REASONING:
                     delta = dict.fromkeys(self._reasoning_fields, event.text)
                     return [self._frame(step.choice, delta, None)]
+                ordinal = self._builder.ordinal(event.block)
+                call = {"index": ordinal, "function": {"arguments": event.text}}
+                return [self._frame(step.choice, {"tool_calls": [call]}, None)]
         frames: list[bytes] = []
         delta = self._builder.delta(step)
         if delta or step.logprobs:
@@ -176,8 +183,8 @@ class ChatChunkEncoder(OpenAIStreamEnding, NothingToComplete):
 class _ChoiceState:
     content: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
-    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
-    """block → the call's message entry."""
+    tool_calls: dict[int, tuple[str, str, list[str]]] = field(default_factory=dict)
+    """block → the call's id, name and argument pieces (joined once, at the end)."""
     logprobs: list[PositionLogprobs] = field(default_factory=list)
     finish_reason: str | None = None
 
@@ -199,13 +206,9 @@ class ChatFolder(NothingToComplete):
                 elif event.kind is BlockKind.REASONING:
                     state.reasoning.append(event.text)
                 else:
-                    state.tool_calls[event.block]["function"]["arguments"] += event.text
+                    state.tool_calls[event.block][2].append(event.text)
             elif isinstance(event, BlockStart) and event.call is not None:
-                state.tool_calls[event.block] = {
-                    "id": event.call.call_id,
-                    "type": "function",
-                    "function": {"name": event.call.name, "arguments": ""},
-                }
+                state.tool_calls[event.block] = (event.call.call_id, event.call.name, [])
         if step.logprobs:
             state.logprobs.extend(step.logprobs)
         if step.end is not None:
@@ -213,7 +216,14 @@ class ChatFolder(NothingToComplete):
 
     def _message(self, state: _ChoiceState) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant"}
-        calls = list(state.tool_calls.values())
+        calls = [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": "".join(pieces)},
+            }
+            for call_id, name, pieces in state.tool_calls.values()
+        ]
         content = "".join(state.content)
         message["content"] = content if (content or not calls) else None
         reasoning = "".join(state.reasoning)
