@@ -110,3 +110,33 @@ def test_error_after_start_is_an_error_frame_then_done() -> None:
     frames = encoder.error_frames(InvalidRequestError("bad", param="x"))
     assert orjson.loads(frames[0][6:])["error"]["param"] == "x"
     assert frames[1] == b"data: [DONE]\n\n"
+
+
+def test_per_token_chat_frames_match_the_dict_encoding() -> None:
+    """The one-piece fast paths (text, reasoning, a call's arguments) frame what the
+    general path would."""
+    encoder = ChatChunkEncoder(_answer(), ChatOptions(reasoning_fields=("reasoning", "r2")))
+    step = Steps()
+    start = ToolCallDelta(index=0, id="call_1", name="f", arguments="")
+    steps = [
+        step(0, ParsedDelta(reasoning="a")),
+        step(0, ParsedDelta(reasoning="b\u2028")),
+        step(0, ParsedDelta(content="c")),
+        step(0, ParsedDelta(content='"d"')),
+        step(0, ParsedDelta(tool_calls=[start])),
+        step(0, ParsedDelta(tool_calls=[ToolCallDelta(index=0, arguments='{"x": 1}')])),
+    ]
+    frames = [frame for s in steps for frame in encoder.frames(s)]
+    call = {"index": 0, "id": "call_1", "type": "function"}
+    assert frames == [
+        _reference_chat(0, {"role": "assistant", "reasoning": "a", "r2": "a"}, None),
+        _reference_chat(0, {"reasoning": "b\u2028", "r2": "b\u2028"}, None),
+        _reference_chat(0, {"content": "c"}, None),
+        _reference_chat(0, {"content": '"d"'}, None),
+        _reference_chat(
+            0, {"tool_calls": [{**call, "function": {"name": "f", "arguments": ""}}]}, None
+        ),
+        _reference_chat(
+            0, {"tool_calls": [{"index": 0, "function": {"arguments": '{"x": 1}'}}]}, None
+        ),
+    ]
