@@ -18,6 +18,7 @@ ASSET_TYPES: dict[str, str] = {
     "request.js": "text/javascript; charset=utf-8",
     "snippets.js": "text/javascript; charset=utf-8",
     "turns.js": "text/javascript; charset=utf-8",
+    "embeddings.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }

@@ -172,8 +172,46 @@ def test_bad_requests_are_400s_that_name_the_problem(
     assert nested.status_code == 400 and nested.json()["error"]["param"] == "input"
 
 
-def test_metrics_and_log_line_count_pooling_work(default_server: LiveServer) -> None:
+def test_metrics_and_log_line_count_pooling_work(
+    client: openai.OpenAI, default_server: LiveServer
+) -> None:
+    client.embeddings.create(model=MINILM, input=["one", "two"])
     metrics = httpx.get(default_server.base_url + "/metrics", timeout=30).text
     assert f'tera_embedding_inputs_total{{endpoint="/v1/embeddings",model="{MINILM}"}}' in metrics
     assert f'tera_embedding_input_tokens_total{{model="{MINILM}"}}' in metrics
     assert "path=/v1/embeddings" in default_server.log_tail(400)
+
+
+def test_playground_panel_shows_the_similarity_matrix(default_server: LiveServer) -> None:
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = Path(os.environ.get("TERA_TEST_CHROMIUM", "/usr/bin/chromium"))
+    if not chromium.is_file():
+        pytest.fail(f"{chromium} is missing: scripts/bootstrap.sh installs Debian's chromium")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page()
+        page.set_default_timeout(60_000)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(default_server.base_url + "/")
+        page.wait_for_selector(f"#model option[value='{MINILM}']", state="attached")
+        page.select_option("#model", MINILM)
+        assert page.is_visible("#embeddings") and not page.is_visible("#composer")
+        assert "384 dimensions" in page.text_content("#model-info")
+        page.fill("#embed-input", "\n".join([*SENTENCES[:2], "A kitten naps on the sunny sill."]))
+        page.click("#embed-run")
+        page.wait_for_selector("table.matrix")
+        rows = page.eval_on_selector_all(
+            "table.matrix tr",
+            "rows => rows.slice(1).map(r => [...r.querySelectorAll('td')].map(c => Number(c.textContent)))",
+        )
+        assert "3 vectors of 384 dimensions" in page.text_content("#embed-note")
+        browser.close()
+    assert errors == []
+    assert [rows[i][i] for i in range(3)] == [1.0, 1.0, 1.0]
+    assert rows[0][2] > rows[0][1] and rows[0][2] == rows[2][0]  # cat ~ kitten, not markets

@@ -90,6 +90,17 @@ export async function* streamChat(body, signal) {
   throw new ApiError(0, "The stream ended without [DONE].", "incomplete_stream");
 }
 
+// OpenAI's embeddings API shape: {model, input, encoding_format} → {data: [{embedding}], usage}.
+export async function embed(body) {
+  const response = await fetch("/v1/embeddings", {
+    method: "POST",
+    headers: headers(true),
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw await errorOf(response);
+  return await response.json();
+}
+
 // OpenAI's speech API shape: {model, input, voice, response_format} → audio bytes.
 export async function speak(body, signal) {
   const response = await fetch("/v1/audio/speech", {

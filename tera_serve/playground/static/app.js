@@ -2,6 +2,7 @@
 // text (render.js); the only network peer is this server's own API (api.js).
 
 import { ApiError, apiKey, listModels, setApiKey, speak, streamChat } from "./api.js";
+import "./embeddings.js";
 import { el } from "./render.js";
 import { FormError, buildRequest, parseTools } from "./request.js";
 import { curlSnippet, pythonSnippet } from "./snippets.js";
@@ -61,6 +62,7 @@ function onModelChange() {
   const info = card
     ? [`context ${card.context_length}`, `max output ${card.max_output_length}`, features.join(", ")]
     : [];
+  if (card && card.dimensions) info.splice(1, 1, `${card.dimensions} dimensions`);
   $("model-info").textContent = info.filter(Boolean).join(" · ");
   $("reasoning-row").hidden = !has(features, "reasoning");
   $("tools-note").textContent =
@@ -69,6 +71,7 @@ function onModelChange() {
   if ($("image-row").hidden) clearImages();
   const speech = card && has(card.output_modalities, "audio");
   $("speech").hidden = !speech;
+  $("embeddings").hidden = !(card && has(card.output_modalities, "embedding"));
   // A speech-only model has no chat; a card without the field is taken as a text model.
   $("composer").hidden = Boolean(card && card.output_modalities) && !has(card.output_modalities, "text");
   const voices = $("voices");
