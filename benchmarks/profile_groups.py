@@ -61,6 +61,8 @@ FALLBACK: tuple[Rule, ...] = (
 )
 """For the leaf frame only: the loop's and the pool threads' own machinery (every pool
 thread's stack starts in threading.py; only its leaf is the hop's own cost)."""
+IDLE_LEAVES = (("concurrent/futures/thread.py", "_worker"),)
+"""A pool thread waiting for work (`work_queue.get`): py-spy sometimes counts it active."""
 GROUPS = (
     "body parsing/validation",
     "pool hops",
@@ -129,9 +131,17 @@ def group_of(sample: Sample) -> str:
     return "other"
 
 
+def is_idle(sample: Sample) -> bool:
+    if not sample.frames:
+        return False
+    leaf = sample.frames[-1]
+    return any(path in leaf.file and leaf.func == func for path, func in IDLE_LEAVES)
+
+
 @dataclass
 class Summary:
     total: int
+    idle: int
     groups: Counter[str]
     own: Counter[str]
     cumulative: Counter[str]
@@ -143,20 +153,29 @@ def summarize(samples: Sequence[Sample]) -> Summary:
     own: Counter[str] = Counter()
     cumulative: Counter[str] = Counter()
     threads: Counter[str] = Counter()
+    idle = 0
     for sample in samples:
+        if is_idle(sample):
+            idle += sample.count
+            continue
         groups[group_of(sample)] += sample.count
         threads[re.sub(r"_\d+$", "_N", sample.thread.split(": ", 1)[-1])] += sample.count
         if sample.frames:
             own[sample.frames[-1].name] += sample.count
         for name in {frame.name for frame in sample.frames}:
             cumulative[name] += sample.count
-    return Summary(sum(s.count for s in samples), groups, own, cumulative, threads)
+    total = sum(s.count for s in samples) - idle
+    return Summary(total, idle, groups, own, cumulative, threads)
 
 
 def markdown(summary: Summary, us_per_request: float | None, top: int) -> str:
     total = summary.total or 1
     per = f" | µs/request (of {us_per_request:,.0f})" if us_per_request else ""
-    lines = [f"Samples: {summary.total:,} (active threads only).", ""]
+    lines = [
+        f"Samples: {summary.total:,} (active threads only; {summary.idle:,} of pool threads "
+        "waiting for work left out).",
+        "",
+    ]
     lines += [f"| group | share{per} |", "|---|---:|" + ("---:|" if per else "")]
     for group in GROUPS:
         share = summary.groups[group] / total

@@ -18,8 +18,10 @@ RAW = "\n".join(
         # a pool thread rendering a template: its threading.py root does not make it a hop.
         f"thread (7): ThreadPoolExecutor-0_1;run ({LIB}/threading.py:982);_worker ({LIB}/concurrent/futures/thread.py:81);"
         f"render ({SITE}/jinja2/environment.py:1) 25",
-        # the pool's own machinery as the leaf: a hop.
-        f"thread (7): ThreadPoolExecutor-0_1;run ({LIB}/threading.py:982);_worker ({LIB}/concurrent/futures/thread.py:83) 10",
+        # the pool's own machinery as the leaf: a hop; a worker waiting for work: idle.
+        f"thread (7): ThreadPoolExecutor-0_1;run ({LIB}/threading.py:982);_worker ({LIB}/concurrent/futures/thread.py:81);"
+        f"run ({LIB}/concurrent/futures/thread.py:58) 10",
+        f"thread (7): ThreadPoolExecutor-0_1;run ({LIB}/threading.py:982);_worker ({LIB}/concurrent/futures/thread.py:81) 40",
         # the loop's own frames: uvicorn/h11; unknown code: other.
         f"thread (1): MainThread;_run_once ({LIB}/asyncio/base_events.py:1900) 10",
         "thread (1): MainThread;helper (/work/main/tera_serve/http/app.py:3) 5",
@@ -30,9 +32,9 @@ RAW = "\n".join(
 
 def test_samples_fall_into_the_group_of_their_innermost_named_frame(tmp_path: Path) -> None:
     samples = profile_groups.parse_raw(RAW)
-    assert len(samples) == 6 and samples[0].count == 30
+    assert len(samples) == 7 and samples[0].count == 30
     summary = profile_groups.summarize(samples)
-    assert summary.total == 100
+    assert summary.total == 100 and summary.idle == 40
     assert summary.groups == {
         "body parsing/validation": 30,
         "uvicorn/h11": 30,
