@@ -573,7 +573,10 @@ def markdown(report: Report) -> str:
         "its threads: the event loop, tera-serve's bounded CPU pool, tokenizer threads) over "
         "the cell, per completed request and per output token (the servers' own `usage`). "
         "*Engine CPU*: the same over its descendant processes. `/proc` counts in clock ticks "
-        f"({os.sysconf('SC_CLK_TCK')}/s): a cell's figure is good to ±1 tick.",
+        f"({os.sysconf('SC_CLK_TCK')}/s): a cell's figure is good to ±1 tick. At c=1 every "
+        "engine step wakes the API process for one token, so both servers spend ~1 ms of API "
+        "CPU per token there; the c=1 cells (4–32 requests) move by tens of percent from one "
+        "run to the next on a shared 2-core box: read the c=64 cells first.",
         "",
         "| server | engine processes | idle CPU, API | idle CPU, engine | loadavg before "
         "| loadavg after | not served |",
