@@ -14,7 +14,7 @@ from tera_serve.http.body import read_model
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
     Answering,
-    admit,
+    admit_generation,
     check_accepting,
     context_of,
     respond,
@@ -33,7 +33,9 @@ def build_completions_router() -> APIRouter:
         check_accepting(context)
         body = await read_model(CompletionRequest, request, context)
         batch = prompt_batch(body)
-        served = await admit(request, context, body.model, sequences=batch_sequences(batch))
+        served = await admit_generation(
+            request, context, body.model, sequences=batch_sequences(batch)
+        )
         prepared = await prepare_batch(
             batch, served, context.config, request.state.request_id, stream=body.stream
         )

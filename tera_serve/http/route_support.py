@@ -114,6 +114,15 @@ async def admit(
     return served
 
 
+async def admit_generation(
+    request: Request, context: ServerContext, model_id: str, sequences: int = 1
+) -> ServedModel:
+    """`admit` for a route that generates text: a pooling model is a 400 naming it."""
+    guard_of(request).authorize_model(model_id, context.config.models)
+    context.registry.check_generative(model_id)
+    return await admit(request, context, model_id, sequences)
+
+
 async def _disconnected(request: Request) -> None:
     while True:
         message = await request.receive()
@@ -159,7 +168,7 @@ async def admit_conversation(
 ) -> tuple[ServedModel, PreparedGeneration]:
     """What every conversation route does after translating its body: admit its sequences,
     then decide everything before the first byte (shared by chat, Messages and Responses)."""
-    served = await admit(request, context, conversation.model, sequences=conversation.n)
+    served = await admit_generation(request, context, conversation.model, sequences=conversation.n)
     prepared = await prepare(
         conversation, served, context.config, request.state.request_id, stream=stream
     )

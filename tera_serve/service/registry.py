@@ -14,6 +14,7 @@ from tera_serve.engine.pooling import PoolingEngine
 from tera_serve.errors import InvalidRequestError, ModelNotFoundError, ServiceUnavailableError
 from tera_serve.families.base import FamilyProfile
 from tera_serve.media.vision import VisionInputs
+from tera_serve.service.pooling_family import not_generative
 
 
 class ModelState(enum.Enum):
@@ -96,6 +97,13 @@ class ModelRegistry:
                 headers={"Retry-After": "10"},
             )
         return slot.model
+
+    def check_generative(self, model_id: str) -> None:
+        """A pooling model (embedding, rerank) generates no text: a 400 naming it, before
+        a loading model's 503 (the config says which task a model has)."""
+        slot = self._by_id.get(model_id)
+        if slot is not None and slot.config.task in POOLING_TASKS:
+            raise not_generative(model_id, slot.config.task)
 
     def get_pooling(self, model_id: str, route: str) -> tuple[ServedModel, PoolingEngine]:
         """The pooling model an id names; a generative model is a 400 naming it (checked

@@ -180,6 +180,18 @@ async def test_each_kind_of_model_refuses_the_others_routes_by_name(
         rerank_on_chat = await client.post(
             "/v1/rerank", json={"model": CHAT_MODEL, "query": "q", "documents": ["d"]}
         )
+        # Every text route, streamed or not, refuses a pooling model before the first byte.
+        text_routes = [
+            await client.post(path, json={"model": model, **body, "stream": stream})
+            for path, body in (
+                ("/v1/completions", {"prompt": "hi"}),
+                ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+                ("/v1/messages", {"max_tokens": 4, "messages": [{"role": "user", "content": "x"}]}),
+                ("/v1/responses", {"input": "hi"}),
+            )
+            for model in (EMBED_MODEL, RERANK_MODEL)
+            for stream in (False, True)
+        ]
     for response, model in (
         (to_chat, CHAT_MODEL),
         (chat_to_embedder, EMBED_MODEL),
@@ -189,6 +201,10 @@ async def test_each_kind_of_model_refuses_the_others_routes_by_name(
         assert response.status_code == 400, response.text
         error = response.json()["error"]
         assert model in error["message"] and error["param"] == "model"
+    assert len(text_routes) == 16
+    for response in text_routes:
+        assert response.status_code == 400, (response.request.url, response.text)
+        assert "generates no text" in response.text
 
 
 async def test_models_lists_pooling_models_with_their_dimensions(
