@@ -17,7 +17,14 @@ from tera_serve.engine.pooling import PoolingEngine
 from tera_serve.http.body import read_raw_body
 from tera_serve.http.context import ServerContext
 from tera_serve.http.openapi import json_body
-from tera_serve.http.route_support import admit, check_accepting, context_of, guard_of, record_of
+from tera_serve.http.route_support import (
+    admit,
+    check_accepting,
+    context_of,
+    disconnected,
+    guard_of,
+    record_of,
+)
 from tera_serve.http.validation import parse_json_body, validate_body
 from tera_serve.protocol.embeddings import (
     EmbeddingRequest,
@@ -45,12 +52,6 @@ from tera_serve.service.rerank import (
 
 BodyT = TypeVar("BodyT", bound=PoolingFields)
 T = TypeVar("T")
-
-
-async def _disconnected(request: Request) -> None:
-    """Returns when the client has gone (the body is read: only a disconnect comes next)."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 async def _work(small: bool, fn: Callable[..., T], *args: Any) -> T:
@@ -102,12 +103,40 @@ async def _read(request: Request, model: type[BodyT]) -> BodyT:
     return await offload(_parsed, model, raw, context.config, what="reading the body")
 
 
+def _observer(
+    metrics: PoolingMetrics, request: Request, served: ServedModel, route: str
+) -> PoolingObserver:
+    return PoolingObserver(metrics, record_of(request), served.config.served_id, route)
+
+
+async def _scored(
+    metrics: PoolingMetrics,
+    request: Request,
+    body: BodyT,
+    route: str,
+    prepare: Callable[..., PairJob],
+    answer: Callable[[PairJob, list[float]], bytes],
+) -> Response:
+    """Rerank and score: pairs tokenized in the pool, scored by the engine, answered."""
+    context, served, engine = await _admitted(request, body, route)
+    job = await offload(
+        prepare, body, served, engine.pooling, context.config, what="tokenizing the inputs"
+    )
+    guard_of(request).reserve(job.tokens, 0)
+    scores = await run_scores(
+        job,
+        engine,
+        request.state.request_id,
+        context.config.request_timeout_s,
+        _observer(metrics, request, served, route),
+        functools.partial(disconnected, request),
+    )
+    return _json(answer(job, scores))
+
+
 def build_embeddings_router(metrics_registry: CollectorRegistry) -> APIRouter:
     router = APIRouter()
     metrics = PoolingMetrics(metrics_registry)
-
-    def observer(request: Request, served: ServedModel, route: str) -> PoolingObserver:
-        return PoolingObserver(metrics, record_of(request), served.config.served_id, route)
 
     @router.post("/v1/embeddings", openapi_extra=json_body(EmbeddingRequest))
     async def embeddings(request: Request) -> Response:
@@ -123,38 +152,17 @@ def build_embeddings_router(metrics_registry: CollectorRegistry) -> APIRouter:
             engine,
             request.state.request_id,
             context.config.request_timeout_s,
-            observer(request, served, route),
-            functools.partial(_disconnected, request),
+            _observer(metrics, request, served, route),
+            functools.partial(disconnected, request),
         )
         return _json(await _work(small, embeddings_body, job, vectors))
-
-    async def scored(
-        request: Request,
-        body: BodyT,
-        route: str,
-        prepare: Callable[..., PairJob],
-        answer: Callable[[PairJob, list[float]], bytes],
-    ) -> Response:
-        context, served, engine = await _admitted(request, body, route)
-        job = await offload(
-            prepare, body, served, engine.pooling, context.config, what="tokenizing the inputs"
-        )
-        guard_of(request).reserve(job.tokens, 0)
-        scores = await run_scores(
-            job,
-            engine,
-            request.state.request_id,
-            context.config.request_timeout_s,
-            observer(request, served, route),
-            functools.partial(_disconnected, request),
-        )
-        return _json(answer(job, scores))
 
     @router.post("/v1/rerank", openapi_extra=json_body(RerankRequest))
     async def rerank(request: Request) -> Response:
         body = await _read(request, RerankRequest)
         request_id = request.state.request_id
-        return await scored(
+        return await _scored(
+            metrics,
             request,
             body,
             "/v1/rerank",
@@ -168,7 +176,8 @@ def build_embeddings_router(metrics_registry: CollectorRegistry) -> APIRouter:
     async def score(request: Request) -> Response:
         body = await _read(request, ScoreRequest)
         request_id = request.state.request_id
-        return await scored(
+        return await _scored(
+            metrics,
             request,
             body,
             "/v1/score",

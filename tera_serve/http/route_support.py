@@ -123,7 +123,8 @@ async def admit_generation(
     return await admit(request, context, model_id, sequences)
 
 
-async def _disconnected(request: Request) -> None:
+async def disconnected(request: Request) -> None:
+    """Returns when the client has gone (once the body is read, only a disconnect comes)."""
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":
@@ -154,7 +155,7 @@ async def respond(
         prepared,
         served.engine,
         answering.folder(answer),
-        functools.partial(_disconnected, request),
+        functools.partial(disconnected, request),
         timeout,
         observer,
     )
