@@ -25,6 +25,7 @@ from tera_serve.core.prepared import PreparedAnswer
 
 _FINISH = b',"logprobs":null,"finish_reason":'
 _OPEN_TAIL = _FINISH + b"null}]}\n\n"
+_TEXT_TAIL = b"}" + _OPEN_TAIL
 
 
 @dataclass(frozen=True)
@@ -134,12 +135,14 @@ class ChatChunkEncoder(OpenAIStreamEnding, NothingToComplete):
             return {"role": "assistant", **delta}
         return delta
 
+    def _choice_head(self, index: int) -> bytes:
+        head = self._head + b"%d" % index + b',"delta":'
+        self._choice_heads[index] = head
+        return head
+
     def _frame(self, index: int, delta: dict[str, Any], finish_reason: str | None) -> bytes:
         """One choice without logprobs, from the pre-serialized head."""
-        head = self._choice_heads.get(index)
-        if head is None:
-            head = self._head + b"%d" % index + b',"delta":'
-            self._choice_heads[index] = head
+        head = self._choice_heads.get(index) or self._choice_head(index)
         if finish_reason is None:
             return head + orjson.dumps(delta) + _OPEN_TAIL
         return head + orjson.dumps(delta) + _FINISH + orjson.dumps(finish_reason) + b"}]}\n\n"
@@ -151,7 +154,9 @@ class ChatChunkEncoder(OpenAIStreamEnding, NothingToComplete):
             event = events[0]
             if type(event) is BlockDelta and not step.logprobs:  # the per-token cases
                 if event.kind is BlockKind.TEXT:
-                    return [self._frame(step.choice, {"content": event.text}, None)]
+                    # The bytes of {"content": text}, without the dict.
+                    head = self._choice_heads.get(step.choice) or self._choice_head(step.choice)
+                    return [head + b'{"content":' + orjson.dumps(event.text) + _TEXT_TAIL]
                 if event.kind is BlockKind.REASONING:
                     delta = dict.fromkeys(self._reasoning_fields, event.text)
                     return [self._frame(step.choice, delta, None)]

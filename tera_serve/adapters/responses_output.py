@@ -47,6 +47,7 @@ Keep = Callable[[dict[str, Any], Message], Awaitable[None]]
 """Stores a finished (completed or incomplete) response with its output as a turn."""
 
 _ITEM_KINDS = {BlockKind.REASONING: "reasoning", BlockKind.TEXT: "message"}
+_CALL = BlockKind.TOOL_CALL
 
 
 class OutputAssembler:
@@ -171,11 +172,12 @@ class OutputAssembler:
         """The per-token case: a step that only adds text to the open item (no other
         output, not the last) is appended here and its item returned, so the encoder can
         frame it at once; anything else returns None and goes through `add`."""
-        item = self._open
-        if item is None or step.end is not None or len(step.events) != 1:
+        events = step.events
+        if len(events) != 1 or step.end is not None:
             return None
-        event = step.events[0]
-        if type(event) is not BlockDelta or event.kind is BlockKind.TOOL_CALL:
+        event = events[0]
+        item = self._open
+        if type(event) is not BlockDelta or item is None or event.kind is _CALL:
             return None
         item.text.append(event.text)
         return item
@@ -283,12 +285,9 @@ class ResponsesStreamEncoder(_Keeping):
     def frames(self, step: Step) -> list[bytes]:
         item = self._assembler.continue_text(step)
         if item is not None:  # the hot path: one text delta, from the item's heads
-            self._sequence += 1
-            return [
-                item.delta_head
-                + orjson.dumps(item.text[-1])
-                + item.delta_tail % (self._sequence - 1)
-            ]
+            sequence = self._sequence
+            self._sequence = sequence + 1
+            return [item.delta_head + orjson.dumps(item.text[-1]) + item.delta_tail % sequence]
         return self._frames(self._assembler.add(step))
 
     def end_frames(self, usage: Usage) -> list[bytes]:
