@@ -62,7 +62,8 @@ def speak(client: openai.OpenAI, text: str, fmt: str = "wav", **extra: object) -
 
 def test_the_catalog_lists_kokoro_beside_smollm2(client: openai.OpenAI) -> None:
     models = {m.id: m for m in client.models.list().data}
-    assert set(models) == {DEFAULT_MODEL, KOKORO}
+    # The default setup: chat, speech, and the embedding model (test_embeddings_e2e.py).
+    assert set(models) == {DEFAULT_MODEL, KOKORO, "sentence-transformers/all-MiniLM-L6-v2"}
     assert models[KOKORO].model_extra is not None
     assert models[KOKORO].model_extra["output_modalities"] == ["audio"]
 
