@@ -266,7 +266,26 @@ class _PromptFacts:
         return delta
 
 
-class VllmEngine:
+class AsyncLLMLifecycle:
+    """What every engine over one AsyncLLM answers alike: abort, health, load, shutdown
+    (the generating engine below and the pooling one, engine/vllm_pooling.py)."""
+
+    _engine: AsyncLLM
+
+    async def abort(self, request_id: str) -> None:
+        await self._engine.abort(request_id)
+
+    def is_healthy(self) -> bool:
+        return not self._engine.errored
+
+    def unfinished_requests(self) -> int:
+        return int(self._engine.output_processor.get_num_unfinished_requests())
+
+    async def close(self) -> None:
+        self._engine.shutdown()
+
+
+class VllmEngine(AsyncLLMLifecycle):
     """One vLLM AsyncLLM (with its engine-core process) serving one model."""
 
     def __init__(self, engine: AsyncLLM, info: EngineInfo) -> None:
@@ -352,15 +371,3 @@ class VllmEngine:
             )
         except (VLLMValidationError, ValueError, TypeError, KeyError, RuntimeError) as exc:
             raise EngineRequestError(str(exc)) from exc
-
-    async def abort(self, request_id: str) -> None:
-        await self._engine.abort(request_id)
-
-    def is_healthy(self) -> bool:
-        return not self._engine.errored
-
-    def unfinished_requests(self) -> int:
-        return int(self._engine.output_processor.get_num_unfinished_requests())
-
-    async def close(self) -> None:
-        self._engine.shutdown()

@@ -28,12 +28,12 @@ from tera_serve.engine.base import (
     EngineRequestError,
 )
 from tera_serve.engine.pooling import CLASSIFY, EMBED, PairInput, PoolingInfo, Vector
-from tera_serve.engine.vllm_engine import visible_gpus
+from tera_serve.engine.vllm_engine import AsyncLLMLifecycle, visible_gpus
 
 _POOLING_TASKS = frozenset({EMBED, CLASSIFY})
 
 
-class VllmPoolingEngine:
+class VllmPoolingEngine(AsyncLLMLifecycle):
     """One vLLM AsyncLLM on the pooling runner (with its engine-core process)."""
 
     def __init__(self, engine: AsyncLLM, info: EngineInfo, pooling: PoolingInfo) -> None:
@@ -128,15 +128,3 @@ class VllmPoolingEngine:
 
     def validate(self, request: EngineRequest) -> None:
         raise EngineRequestError(f"{self.info.model_path} is a pooling model; it generates no text")
-
-    async def abort(self, request_id: str) -> None:
-        await self._engine.abort(request_id)
-
-    def is_healthy(self) -> bool:
-        return not self._engine.errored
-
-    def unfinished_requests(self) -> int:
-        return int(self._engine.output_processor.get_num_unfinished_requests())
-
-    async def close(self) -> None:
-        self._engine.shutdown()

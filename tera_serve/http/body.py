@@ -57,9 +57,14 @@ def _parse(model: type[ModelT], raw: bytes, server: ServerConfig) -> ModelT:
         body.clear()
 
 
-async def read_model(model: type[ModelT], request: Request, context: ServerContext) -> ModelT:
-    """The body as `model`, or a 400 / 413 (a busy CPU pool: 503)."""
+async def read_model(
+    model: type[ModelT], request: Request, context: ServerContext, *, inline_below: int = 0
+) -> ModelT:
+    """The body as `model`, or a 400 / 413 (a busy CPU pool: 503). A body shorter than
+    `inline_below` bytes is parsed on the loop, where that costs less than the pool hop."""
     raw = await read_raw_body(request, context.config.max_body_bytes)
+    if len(raw) < inline_below:
+        return _parse(model, raw, context.config)
     return await offload(_parse, model, raw, context.config, what="reading the body")
 
 

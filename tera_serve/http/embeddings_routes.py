@@ -12,9 +12,8 @@ from fastapi.responses import Response
 from prometheus_client import CollectorRegistry
 
 from tera_serve.bounded_work import offload
-from tera_serve.config import ServerConfig
 from tera_serve.engine.pooling import PoolingEngine
-from tera_serve.http.body import read_raw_body
+from tera_serve.http.body import read_model
 from tera_serve.http.context import ServerContext
 from tera_serve.http.openapi import json_body
 from tera_serve.http.route_support import (
@@ -25,14 +24,12 @@ from tera_serve.http.route_support import (
     guard_of,
     record_of,
 )
-from tera_serve.http.validation import parse_json_body, validate_body
 from tera_serve.protocol.embeddings import (
     EmbeddingRequest,
     PoolingFields,
     RerankRequest,
     ScoreRequest,
 )
-from tera_serve.service.body_bounds import check_list_lengths
 from tera_serve.service.embeddings import (
     embeddings_body,
     is_small,
@@ -81,26 +78,14 @@ async def _admitted(
 
 
 INLINE_BODY_BYTES = 16 * 1024
-"""A body this small is parsed on the loop (tens of microseconds, less than the hop to the
-CPU pool that larger ones take, as http/body.read_model does for every body)."""
-
-
-def _parsed(model: type[BodyT], raw: bytes, server: ServerConfig) -> BodyT:
-    body = parse_json_body(raw, server.max_json_depth)
-    try:
-        check_list_lengths(body, server)
-        return validate_body(model, body)
-    finally:
-        body.clear()
+"""A body under this is parsed on the loop (tens of microseconds, less than the hop to the
+CPU pool that larger ones take)."""
 
 
 async def _read(request: Request, model: type[BodyT]) -> BodyT:
     context = context_of(request)
     check_accepting(context)
-    raw = await read_raw_body(request, context.config.max_body_bytes)
-    if len(raw) <= INLINE_BODY_BYTES:
-        return _parsed(model, raw, context.config)
-    return await offload(_parsed, model, raw, context.config, what="reading the body")
+    return await read_model(model, request, context, inline_below=INLINE_BODY_BYTES)
 
 
 def _observer(
